@@ -1,0 +1,135 @@
+"""Agent profiles: how to start an agent, and how its screen looks when it waits, idles or fails.
+
+A profile is data, not code: an argv template plus screen patterns. Placeholders are replaced as
+whole tokens inside argv elements (never with str.format, which could reach attributes), and the
+prompt text itself is only substituted by the wrapper, after tmux has started it.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+PLACEHOLDERS = ("{prompt}", "{prompt_file}", "{model}", "{task_id}", "{worktree}")
+MODEL_ARGS = "{model_args}"
+
+
+@dataclass(frozen=True)
+class AgentProfile:
+    name: str
+    command: tuple[str, ...]
+    model_args: tuple[str, ...] = ()
+    stdin: bool = False
+    interactive: bool = False
+    waiting: tuple[str, ...] = ()
+    idle: tuple[str, ...] = ()
+    error: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+
+    def argv(self, *, prompt_file: str, model: str | None, task_id: str, worktree: str) -> list[str]:
+        """The argv with every placeholder but {prompt} filled in (the wrapper fills that one)."""
+        values = {"{prompt_file}": prompt_file, "{model}": model or "", "{task_id}": task_id,
+                  "{worktree}": worktree}
+        out: list[str] = []
+        for element in self.command:
+            if element == MODEL_ARGS:
+                out.extend(self.model_args if model else ())
+            else:
+                out.append(element)
+        return [_fill(element, values) for element in out]
+
+
+def _fill(element: str, values: dict[str, str]) -> str:
+    for token, value in values.items():
+        element = element.replace(token, value)
+    return element
+
+
+def _python(module: str) -> tuple[str, ...]:
+    return (sys.executable, "-m", module)
+
+
+# Screen patterns are regexes matched (case-insensitively, multi-line) against the captured
+# screen. Sources for the texts are in docs/agents.md.
+BUILTIN: dict[str, AgentProfile] = {
+    profile.name: profile
+    for profile in (
+        AgentProfile(
+            name="codex",
+            command=("codex", "--dangerously-bypass-approvals-and-sandbox", MODEL_ARGS, "{prompt}"),
+            model_args=("--model", "{model}"),
+            interactive=True,
+            waiting=(r"Do you trust the contents of this directory", r"Update available!",
+                     r"Would you like to run the following command",
+                     r"Press enter to (continue|confirm)"),
+            idle=(r"^\s*›\s", r"\? for shortcuts"),
+            error=(r"You've hit your usage limit", r"stream disconnected before completion",
+                   r"exceeded retry limit", r"401 Unauthorized", r"Quota exceeded",
+                   r"log out and sign in again"),
+        ),
+        AgentProfile(
+            name="codex-exec",
+            command=("codex", "exec", "--dangerously-bypass-approvals-and-sandbox",
+                     "--skip-git-repo-check", MODEL_ARGS, "-"),
+            model_args=("--model", "{model}"),
+            stdin=True,
+            error=(r"You've hit your usage limit", r"stream disconnected before completion",
+                   r"401 Unauthorized", r"Quota exceeded", r"No prompt provided"),
+        ),
+        AgentProfile(
+            name="claude",
+            command=("claude", "--dangerously-skip-permissions", MODEL_ARGS, "{prompt}"),
+            model_args=("--model", "{model}"),
+            interactive=True,
+            waiting=(r"Do you trust the files in this folder", r"trust this folder",
+                     r"Bypass Permissions mode", r"Do you want to (proceed|make this edit|create)",
+                     r"Enter to confirm", r"Select login method:"),
+            idle=(r"^❯\s", r"\? for shortcuts", r"^✻ \w+ for \d"),
+            error=(r"API Error", r"session limit", r"usage limit reached", r"Credit balance is too low",
+                   r"Please run /login", r"cannot be used with root/sudo privileges"),
+        ),
+        AgentProfile(
+            name="aider",
+            command=("aider", "--yes-always", "--no-show-model-warnings", "--no-check-update",
+                     "--analytics-disable", "--no-pretty", MODEL_ARGS, "--message-file",
+                     "{prompt_file}"),
+            model_args=("--model", "{model}"),
+            waiting=(r"\(Y\)es/\(N\)o.*\[(Yes|No)\]:\s*$",),
+            idle=(r"^(\w+)?> $",),
+            error=(r"rate limited you", r"not able to authenticate you", r"servers are down"),
+        ),
+        AgentProfile(
+            name="demo",
+            command=_python("taskorch.demo_agent") + ("{prompt_file}",),
+            error=(r"^demo-agent: error",),
+        ),
+    )
+}
+
+
+def unknown_placeholders(element: str) -> list[str]:
+    """Every `{word}` in an argv element that is not a placeholder taskorch fills."""
+    return [m for m in re.findall(r"\{[a-z_]+\}", element)
+            if m not in PLACEHOLDERS and m != MODEL_ARGS]
+
+
+def profile_from_manifest(name: str, raw: dict[str, Any]) -> AgentProfile:
+    """Build a user profile from an already validated `agents.<name>` mapping."""
+    base = BUILTIN.get(raw.get("extends", ""), None)
+    defaults: dict[str, Any] = {} if base is None else {
+        k: getattr(base, k) for k in ("command", "model_args", "stdin", "interactive", "waiting",
+                                      "idle", "error", "env")}
+    merged = {**defaults, **{k: v for k, v in raw.items() if k != "extends"}}
+    return AgentProfile(
+        name=name,
+        command=tuple(merged["command"]),
+        model_args=tuple(merged.get("model_args", ())),
+        stdin=bool(merged.get("stdin", False)),
+        interactive=bool(merged.get("interactive", False)),
+        waiting=tuple(merged.get("waiting", ())),
+        idle=tuple(merged.get("idle", ())),
+        error=tuple(merged.get("error", ())),
+        env=dict(merged.get("env", {})),
+    )

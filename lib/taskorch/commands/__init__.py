@@ -1,0 +1,1 @@
+"""One module per doit verb; each exposes `creator(project)` returning doit task creators."""

@@ -1,0 +1,49 @@
+"""Compile the manifest beside a dodo.py into doit's namespace: DOIT_CONFIG and task creators."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from taskorch.commands import launch, plan, status
+from taskorch.manifest import ManifestError
+from taskorch.project import Project
+from taskorch.reporter import Reporter
+
+MANIFEST_NAMES = ("orchestrator.yaml", "orchestrator.yml", "orchestrator.json")
+
+
+def find_manifest(control_dir: Path) -> Path:
+    """TASKORCH_MANIFEST if set, else the first orchestrator.{yaml,yml,json} beside dodo.py."""
+    if os.environ.get("TASKORCH_MANIFEST"):
+        return Path(os.environ["TASKORCH_MANIFEST"])
+    for name in MANIFEST_NAMES:
+        if (control_dir / name).exists():
+            return control_dir / name
+    return control_dir / MANIFEST_NAMES[0]
+
+
+def namespace(dodo_file: str) -> dict[str, Any]:
+    """What dodo.py puts in its globals. Bad manifests exit here, before doit does anything."""
+    try:
+        project = Project.load(find_manifest(Path(dodo_file).resolve().parent))
+    except ManifestError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(2)
+    project.layout.root.mkdir(parents=True, exist_ok=True)
+    return {
+        "DOIT_CONFIG": {
+            "dep_file": str(project.layout.doit_db),
+            "backend": "sqlite3",
+            "verbosity": 2,
+            "reporter": Reporter,
+            "default_tasks": ["status"],
+            "continue": True,
+        },
+        "task_plan": plan.creator(project),
+        "task_launch": launch.creator(project),
+        "task_status": status.creator(project),
+        **launch.gate_creators(project),
+    }

@@ -1,0 +1,100 @@
+"""git through `sh`, always in argv form: the clone, worktrees, branches and a few queries.
+
+sh's defaults hurt here (measured, see DESIGN.md): a tty on stdout brings pager codes and cut
+output, so every call bakes `_tty_out=False`, `--no-pager` and `color.ui=never`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import sh
+
+_GIT = sh.Command("git").bake("--no-pager", "-c", "color.ui=never", _tty_out=False,
+                              _env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+
+
+class GitError(Exception):
+    """A git command failed; the message is git's own first line of complaint."""
+
+
+def run(*args: str, cwd: Path | str | None = None) -> str:
+    try:
+        return str(_GIT(*args, _cwd=str(cwd) if cwd else None)).strip()
+    except sh.ErrorReturnCode as exc:
+        stderr = exc.stderr.decode(errors="replace").strip().splitlines()
+        detail = next((line for line in stderr if line.startswith(("fatal", "error"))),
+                      stderr[-1] if stderr else f"exit {exc.exit_code}")
+        raise GitError(f"git {' '.join(args[:2])}: {detail}") from None
+
+
+def slug(text: str, limit: int = 40) -> str:
+    """Lower-case words joined by '-', safe in a branch name: 'Fix $(rm) X!' -> 'fix-rm-x'."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    out = ""
+    for word in words:
+        candidate = f"{out}-{word}" if out else word
+        if len(candidate) > limit:
+            break
+        out = candidate
+    return out or "task"
+
+
+def branch_name(task_id: str, title: str, issue: int | None) -> str:
+    """`fix/issue-<n>-<slug>`, or `task/<id>-<slug>` without an issue number."""
+    if issue:
+        return f"fix/issue-{issue}-{slug(title)}"
+    return f"task/{task_id}-{slug(title)}"
+
+
+def check_branch(name: str) -> str:
+    """Let git itself confirm the name is a valid branch name."""
+    run("check-ref-format", "--branch", name)
+    return name
+
+
+def ensure_clone(url: str, dest: Path) -> None:
+    """Clone once. A half-finished clone from a killed run is removed and done again."""
+    if (dest / ".git").exists():
+        return
+    partial = dest.with_name(dest.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    run("clone", "--quiet", url, str(partial))
+    partial.rename(dest)
+
+
+def has_ref(clone: Path, ref: str) -> bool:
+    try:
+        run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=clone)
+        return True
+    except GitError:
+        return False
+
+
+def ensure_worktree(clone: Path, path: Path, branch: str, start: str) -> None:
+    """Create the worktree on `branch` (from `start`) unless it is already there.
+
+    `--no-track` keeps parallel creations from racing on .git/config (measured). A branch left
+    behind by a killed run is reused rather than created again.
+    """
+    if (path / ".git").exists():
+        current = run("rev-parse", "--abbrev-ref", "HEAD", cwd=path)
+        if current != branch:
+            raise GitError(f"worktree {path} is on branch {current}, expected {branch}")
+        return
+    run("worktree", "prune", cwd=clone)
+    if path.exists() and not any(path.iterdir()):
+        path.rmdir()
+    if has_ref(clone, f"refs/heads/{branch}"):
+        run("worktree", "add", "--quiet", str(path), branch, cwd=clone)
+    else:
+        run("worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), start, cwd=clone)
+
+
+def commits_beyond(worktree: Path, base: str) -> int:
+    return int(run("rev-list", "--count", "HEAD", "--not", base, cwd=worktree) or 0)

@@ -1,0 +1,116 @@
+"""Launch one task: clone, worktree, rendered prompt, agent in its session, state `running`.
+
+Every step is idempotent and the state is written last, so a run killed anywhere is finished by
+the next one: an existing worktree or branch is reused, and a live session of the task is adopted
+rather than started twice. The caller holds the work directory's lock.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from taskorch import git, prompts, repo
+from taskorch.layout import write_atomic
+from taskorch.manifest import Task
+from taskorch.project import NOT_STARTED, Project
+from taskorch.runners.tmux import TmuxError
+from taskorch.state import now
+
+LAUNCH_ERRORS = (git.GitError, prompts.PromptError, repo.RepoError, TmuxError, OSError)
+
+
+class LaunchError(Exception):
+    """A task could not be started; its state is left as it was."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    task_id: str
+    launched: bool
+    message: str
+
+
+def launch(project: Project, task_id: str) -> Outcome:
+    """Start `task_id` if its gates are open and a slot is free; say why not otherwise."""
+    views = project.record_gates()
+    view = views[task_id]
+    if view.row.status not in NOT_STARTED:
+        return Outcome(task_id, False, f"{task_id} is already {view.status}")
+    if view.status == "blocked":
+        return Outcome(task_id, False, view.reason)
+    running, cap = project.running(views), project.manifest.max_parallel
+    if running >= cap:
+        return Outcome(task_id, False, f"{task_id} is ready and waits for a free slot "
+                                       f"({running} of max_parallel {cap} running)")
+    try:
+        return start(project, project.manifest.task(task_id), view.row.attempts + 1)
+    except LAUNCH_ERRORS as exc:
+        raise LaunchError(f"{task_id}: {exc}") from None
+
+
+def start(project: Project, task: Task, attempt: int) -> Outcome:
+    manifest, layout = project.manifest, project.layout
+    url = repo.remote_url(manifest.repo, manifest.root, layout.root)
+    git.ensure_clone(url, layout.clone)
+    git.run("fetch", "--quiet", "origin", cwd=layout.clone)
+    base = f"origin/{manifest.base}"
+    if not git.has_ref(layout.clone, base):
+        raise LaunchError(f"{task.id}: base branch '{manifest.base}' is not on origin; "
+                          "set 'base' in the manifest")
+    branch = git.check_branch(git.branch_name(task.id, task.title, task.issue))
+    worktree = layout.worktree(task.id)
+    git.ensure_worktree(layout.clone, worktree, branch, base)
+
+    prompt_file = layout.prompt_file(task.id, attempt)
+    context = prompt_context(project, task, branch, attempt)
+    write_atomic(prompt_file, prompts.render(manifest.root / "prompts",
+                                             task.prompt or prompts.TASK_TEMPLATE, context))
+    profile = manifest.profile(task)
+    spec = {
+        "argv": profile.argv(prompt_file=str(prompt_file), model=manifest.model_for(task),
+                             task_id=task.id, worktree=str(worktree)),
+        "prompt_file": str(prompt_file), "stdin": profile.stdin, "cwd": str(worktree),
+        "exit_file": str(layout.exit_file(task.id, attempt)),
+        "env": {**profile.env, "TASKORCH_TASK_ID": task.id, "TASKORCH_ATTEMPT": str(attempt)},
+    }
+    spec_file = layout.spec_file(task.id, attempt)
+    write_atomic(spec_file, json.dumps(spec, indent=2))
+
+    session = project.session_name(task.id)
+    pane = project.runner.snapshot().get(session)
+    if pane is not None and pane.dead:
+        project.runner.stop(session)  # a finished earlier attempt; its log and exit file stay
+    if pane is None or pane.dead:
+        project.runner.start(session, [sys.executable, "-m", "taskorch.wrapper", str(spec_file)],
+                             worktree, layout.log(task.id))
+        how = f"launched attempt {attempt} with agent {profile.name}"
+    else:
+        how = f"adopted its live session (attempt {attempt}, agent {profile.name})"
+    project.store.transition(task.id, "running", how, attempts=attempt, branch=branch,
+                             worktree=str(worktree), session=session, started_at=now(),
+                             last_progress=now())
+    return Outcome(task.id, True, f"{task.id}: {how} in session {session}, branch {branch}")
+
+
+def prompt_context(project: Project, task: Task, branch: str, attempt: int) -> dict[str, Any]:
+    """The variables every prompt template gets (documented in prompts/README.md)."""
+    manifest = project.manifest
+    deps = [manifest.task(d) for d in task.depends_on]
+    verify = task.verify
+    return {
+        "project": manifest.project,
+        "task": {"id": task.id, "title": task.title, "issue": task.issue, "phase":
+                 manifest.phases[task.phase].name, "files": list(task.files)},
+        "id": task.id, "issue": task.issue, "title": task.title, "body": task.body,
+        "files": list(task.files), "phase": manifest.phases[task.phase].name,
+        "dependencies": [{"id": d.id, "title": d.title, "issue": d.issue} for d in deps],
+        "base": manifest.base, "branch": branch, "attempt": attempt,
+        "model": manifest.model_for(task), "verify": verify,
+        "test_instructions": (f"Run `{verify}` in the repository root; it must pass."
+                              if verify else "Run the project's tests and make sure they pass."),
+        "spec": {"id": task.id, "title": task.title, "issue": task.issue,
+                 "files": list(task.files), "branch": branch, "attempt": attempt},
+    }

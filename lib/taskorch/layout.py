@@ -1,0 +1,66 @@
+"""Where taskorch keeps its runtime files inside the work directory."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    @property
+    def clone(self) -> Path:
+        return self.root / "repo"
+
+    @property
+    def state_db(self) -> Path:
+        return self.root / "state.db"
+
+    @property
+    def doit_db(self) -> Path:
+        return self.root / "doit.db"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "lock"
+
+    @property
+    def tmux_conf(self) -> Path:
+        return self.root / "tmux.conf"
+
+    @property
+    def demo(self) -> Path:
+        return self.root / "demo"
+
+    def worktree(self, task_id: str) -> Path:
+        return self.root / "worktrees" / task_id
+
+    def log(self, task_id: str) -> Path:
+        return self.root / "logs" / f"{task_id}.log"
+
+    def run_dir(self, task_id: str) -> Path:
+        return self.root / "runs" / task_id
+
+    def prompt_file(self, task_id: str, attempt: int) -> Path:
+        return self.run_dir(task_id) / f"attempt-{attempt}.prompt.md"
+
+    def spec_file(self, task_id: str, attempt: int) -> Path:
+        return self.run_dir(task_id) / f"attempt-{attempt}.json"
+
+    def exit_file(self, task_id: str, attempt: int) -> Path:
+        return self.run_dir(task_id) / f"attempt-{attempt}.exit"
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write a file so that readers see the old content or the new, never a torn one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    mode = "wb" if isinstance(data, bytes) else "w"
+    with open(tmp, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8", "newline": ""})) as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)

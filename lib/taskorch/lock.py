@@ -1,0 +1,36 @@
+"""One lock file per work directory, held around every run that changes state."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+
+class Busy(Exception):
+    """Another taskorch process holds the lock."""
+
+
+@contextmanager
+def hold(path: Path, wait: float | None = 60.0) -> Iterator[None]:
+    """Hold an exclusive lock; wait up to `wait` seconds (None: do not wait at all)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + (wait or 0)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if wait is None or time.monotonic() >= deadline:
+                    raise Busy(f"{path} is held by another taskorch run") from None
+                time.sleep(0.05)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock, also when the process dies

@@ -1,0 +1,467 @@
+"""Load and validate `orchestrator.yaml` into typed objects.
+
+The schema is the task-orchestrator skill's JSON manifest plus taskorch's own keys. Every problem
+is collected before anything runs, and each is one line: `file:LINE: path.to.field: what is wrong
+and how to fix it`. The YAML is the user's: nothing here writes it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import posixpath
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from taskorch import agents as agent_profiles
+from taskorch.yamlsource import FieldPath, Source, display_name, parse
+
+STATES = ("pending", "blocked", "running", "stuck", "error", "complete", "pr_open", "merged")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+GLOB_CHARS = re.compile(r"[*?\[]")
+DEFAULT_WORKDIR = ".orchestrator"
+DEFAULT_AGENT = "codex"
+DEFAULT_MAX_PARALLEL = 4
+RUNTIME_FIELDS = ("status", "worktree", "tmuxSession", "startedAt", "lastProgress",
+                  "completedAt", "prNumber")
+
+
+class ManifestError(Exception):
+    """All problems found in a manifest, one line each."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    index: int  # position in the manifest, across phases
+    phase: int  # index into Manifest.phases
+    title: str
+    issue: int | None = None
+    body: str = ""
+    files: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    agent: str | None = None
+    model: str | None = None
+    prompt: str | None = None
+    verify: str | None = None
+    runtime: dict[str, Any] = field(default_factory=dict)
+    source_path: FieldPath = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    tasks: tuple[Task, ...]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    project: str
+    repo: str
+    workdir: Path
+    phases: tuple[Phase, ...]
+    base: str = "main"
+    agent: str = DEFAULT_AGENT
+    agents: dict[str, agent_profiles.AgentProfile] = field(default_factory=dict)
+    model: str | None = None
+    model_tier: str | None = None
+    max_parallel: int = DEFAULT_MAX_PARALLEL
+    same_file: str = "serialize"
+    socket: str | None = None
+    created: str | None = None
+
+    @property
+    def root(self) -> Path:
+        """The control directory: where the manifest, dodo.py and prompts/ live."""
+        return self.path.parent
+
+    @property
+    def tasks(self) -> list[Task]:
+        return [task for phase in self.phases for task in phase.tasks]
+
+    def task(self, task_id: str) -> Task:
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        raise KeyError(task_id)
+
+    def profile(self, task: Task) -> agent_profiles.AgentProfile:
+        name = task.agent or self.agent
+        return self.agents.get(name) or agent_profiles.BUILTIN[name]
+
+    def model_for(self, task: Task) -> str | None:
+        return task.model or self.model
+
+
+# ---------------------------------------------------------------------------------------------
+# Field checks: each returns None when the value is fine, else the end of an error sentence.
+
+Check = Callable[[Any], "str | None"]
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "true/false",
+            int: "a number", float: "a number", type(None): "null"}.get(type(value), "a value")
+
+
+def is_str(value: Any) -> str | None:
+    return None if isinstance(value, str) else f"must be a string, not {_kind(value)}; quote it"
+
+
+def is_nonempty_str(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return None
+    return is_str(value) or "must not be empty"
+
+
+def is_opt_str(value: Any) -> str | None:
+    return None if value is None else is_str(value)
+
+
+def is_bool(value: Any) -> str | None:
+    return None if isinstance(value, bool) else f"must be true or false, not {_kind(value)}"
+
+
+def is_positive_int(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return None
+    return f"must be a whole number of 1 or more, not {value!r}"
+
+
+def is_opt_positive_int(value: Any) -> str | None:
+    return None if value is None else is_positive_int(value)
+
+
+def is_str_list(value: Any) -> str | None:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return None
+    if isinstance(value, str):
+        return f"must be a list of strings; write [{value!r}]"
+    return f"must be a list of strings, not {_kind(value)}"
+
+
+def is_regex_list(value: Any) -> str | None:
+    problem = is_str_list(value)
+    if problem:
+        return problem
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            return f"pattern {pattern!r} is not a valid regular expression ({exc})"
+    return None
+
+
+def is_str_map(value: Any) -> str | None:
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        return None
+    return "must be a mapping of names to strings"
+
+
+def one_of(*choices: str) -> Check:
+    def check(value: Any) -> str | None:
+        if value in choices:
+            return None
+        return f"must be one of {', '.join(choices)}, not {value!r}"
+    return check
+
+
+def is_state(value: Any) -> str | None:
+    return None if value is None else one_of(*STATES)(value)
+
+
+def is_mapping(value: Any) -> str | None:
+    return None if isinstance(value, dict) else f"must be a mapping, not {_kind(value)}"
+
+
+def is_list(value: Any) -> str | None:
+    return None if isinstance(value, list) else f"must be a list, not {_kind(value)}"
+
+
+TOP_FIELDS: dict[str, Check] = {
+    "project": is_nonempty_str, "repo": is_nonempty_str, "workdir": is_nonempty_str,
+    "created": is_opt_str, "model": is_opt_str, "modelTier": is_opt_str, "socket": is_opt_str,
+    "base": is_nonempty_str, "agent": is_nonempty_str, "agents": is_mapping,
+    "max_parallel": is_positive_int, "sameFile": one_of("serialize", "allow"),
+    "phases": is_list,
+}
+TOP_REQUIRED = ("repo", "phases")
+PHASE_FIELDS: dict[str, Check] = {"name": is_nonempty_str, "tasks": is_list}
+TASK_FIELDS: dict[str, Check] = {
+    "id": is_str, "issue": is_opt_positive_int, "title": is_str, "files": is_str_list,
+    "dependsOn": is_str_list, "body": is_str, "description": is_str, "agent": is_nonempty_str,
+    "model": is_opt_str, "prompt": is_nonempty_str, "verify": is_nonempty_str,
+    "status": is_state, "worktree": is_opt_str, "tmuxSession": is_opt_str,
+    "startedAt": is_opt_str, "lastProgress": is_opt_str, "completedAt": is_opt_str,
+    "prNumber": is_opt_positive_int,
+}
+AGENT_FIELDS: dict[str, Check] = {
+    "command": is_str_list, "extends": one_of(*agent_profiles.BUILTIN), "model_args": is_str_list,
+    "stdin": is_bool, "interactive": is_bool, "waiting": is_regex_list, "idle": is_regex_list,
+    "error": is_regex_list, "env": is_str_map,
+}
+
+
+def check_fields(source: Source, path: FieldPath, value: dict[str, Any],
+                 fields: dict[str, Check], required: tuple[str, ...] = ()) -> bool:
+    """Check a mapping against its fields; True when every key is known and well typed."""
+    ok = True
+    for key, item in value.items():
+        check = fields.get(key)
+        if check is None:
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(fields)}"
+            source.error(path + (key,), f"unknown key '{key}'; {hint}")
+            ok = False
+        elif (problem := check(item)) is not None:
+            source.error(path + (key,), problem)
+            ok = False
+    for key in required:
+        if key not in value:
+            source.error(path, f"missing required key '{key}'; add it")
+            ok = False
+    return ok
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def load(path: str | Path) -> Manifest:
+    """Read, validate and type a manifest; raise ManifestError listing every problem."""
+    path = Path(path)
+    name = display_name(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError([f"{name}:1: (file): not found; create it or point to another"])
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError([f"{name}:1: (file): cannot be read ({exc}); check the file"])
+    return load_text(text, path)
+
+
+def load_text(text: str, path: Path) -> Manifest:
+    source = parse(text, display_name(path))
+    if source.errors:
+        raise ManifestError(source.errors)
+    data = source.data
+    if not isinstance(data, dict):
+        source.error((), f"the manifest must be a mapping with 'repo' and 'phases', not {_kind(data)}")
+        raise ManifestError(source.errors)
+    check_fields(source, (), data, TOP_FIELDS, TOP_REQUIRED)
+    profiles = _agents(source, data.get("agents"))
+    phases = _phases(source, data.get("phases"))
+    _check_agents(source, data, phases, profiles)
+    _check_prompts(source, path.parent, phases)
+    if not source.errors:
+        _check_dependencies(source, phases)
+    if source.errors:
+        raise ManifestError(source.errors)
+    root = path.parent
+    return Manifest(
+        path=path.resolve(),
+        project=data.get("project") or root.resolve().name,
+        repo=data["repo"],
+        workdir=(root / data.get("workdir", DEFAULT_WORKDIR)).resolve(),
+        phases=tuple(phases),
+        base=data.get("base", "main"),
+        agent=data.get("agent", DEFAULT_AGENT),
+        agents=profiles,
+        model=data.get("model"),
+        model_tier=data.get("modelTier"),
+        max_parallel=data.get("max_parallel", DEFAULT_MAX_PARALLEL),
+        same_file=data.get("sameFile", "serialize"),
+        socket=data.get("socket"),
+        created=data.get("created"),
+    )
+
+
+def _agents(source: Source, raw: Any) -> dict[str, agent_profiles.AgentProfile]:
+    if not isinstance(raw, dict):
+        return {}
+    profiles = {}
+    for name, spec in raw.items():
+        path: FieldPath = ("agents", name)
+        if not isinstance(spec, dict):
+            source.error(path, "must be a mapping with at least 'command: [program, args...]'")
+            continue
+        required = () if "extends" in spec else ("command",)
+        if not check_fields(source, path, spec, AGENT_FIELDS, required):
+            continue
+        command = spec.get("command")
+        if command is not None and not command:
+            source.error(path + ("command",), "must name a program: [program, args...]")
+            continue
+        for element in (command or []) + spec.get("model_args", []):
+            for bad in agent_profiles.unknown_placeholders(element):
+                source.error(path + ("command",), f"unknown placeholder {bad}; use one of "
+                             f"{', '.join(agent_profiles.PLACEHOLDERS)}")
+        profiles[name] = agent_profiles.profile_from_manifest(name, spec)
+    return profiles
+
+
+def _phases(source: Source, raw: Any) -> list[Phase]:
+    if not isinstance(raw, list):
+        return []
+    if not raw:
+        source.error(("phases",), "is empty; add at least one phase with tasks")
+    phases: list[Phase] = []
+    index = 0
+    for p, spec in enumerate(raw):
+        path: FieldPath = ("phases", p)
+        if not isinstance(spec, dict):
+            source.error(path, f"must be a mapping with 'name' and 'tasks', not {_kind(spec)}")
+            continue
+        check_fields(source, path, spec, PHASE_FIELDS, ("tasks",))
+        tasks_raw = spec.get("tasks")
+        if isinstance(tasks_raw, list) and not tasks_raw:
+            source.error(path + ("tasks",), "is empty; add tasks to this phase or remove it")
+        tasks = []
+        for t, task_spec in enumerate(tasks_raw if isinstance(tasks_raw, list) else []):
+            task = _task(source, path + ("tasks", t), task_spec, index, len(phases))
+            index += 1
+            if task is not None:
+                tasks.append(task)
+        name = spec.get("name") if isinstance(spec.get("name"), str) else f"Phase {p + 1}"
+        phases.append(Phase(name=name, tasks=tuple(tasks)))
+    return phases
+
+
+def _task(source: Source, path: FieldPath, spec: Any, index: int, phase: int) -> Task | None:
+    if not isinstance(spec, dict):
+        source.error(path, f"must be a mapping with at least 'id', not {_kind(spec)}")
+        return None
+    if not check_fields(source, path, spec, TASK_FIELDS, ("id",)):
+        return None
+    task_id = spec["id"]
+    if not ID_PATTERN.match(task_id):
+        source.error(path + ("id",), f"{task_id!r} cannot become a branch or tmux session name; "
+                     "use 1-63 letters, digits, '-' or '_', starting with a letter or digit")
+        return None
+    if "body" in spec and "description" in spec:
+        source.error(path + ("description",), "give either 'body' or 'description', not both")
+    files = []
+    for f, entry in enumerate(spec.get("files", [])):
+        normal = _check_file(source, path + ("files", f), entry)
+        if normal is not None:
+            files.append(normal)
+    issue = spec.get("issue")
+    return Task(
+        id=task_id, index=index, phase=phase,
+        title=spec.get("title") or (f"Issue #{issue}" if issue else task_id),
+        issue=issue,
+        body=spec.get("body", spec.get("description", "")),
+        files=tuple(files),
+        depends_on=tuple(spec.get("dependsOn", [])),
+        agent=spec.get("agent"), model=spec.get("model"), prompt=spec.get("prompt"),
+        verify=spec.get("verify"),
+        runtime={k: spec[k] for k in RUNTIME_FIELDS if spec.get(k) is not None},
+        source_path=path,
+    )
+
+
+def _check_file(source: Source, path: FieldPath, entry: str) -> str | None:
+    """Normalise a `files` entry; refuse what could reach outside the repository."""
+    if not entry.strip() or "\0" in entry:
+        source.error(path, "must be a non-empty path inside the repository")
+        return None
+    if entry.startswith(("/", "~")) or re.match(r"^[A-Za-z]:[\\/]", entry):
+        source.error(path, f"{entry!r} is absolute; give the path relative to the repository root")
+        return None
+    parts = entry.replace("\\", "/").split("/")
+    if ".." in parts:
+        source.error(path, f"{entry!r} escapes the repository with '..'; "
+                     "give a path inside the repository")
+        return None
+    normal = posixpath.normpath("/".join(parts))
+    return "" if normal == "." else normal
+
+
+def _check_agents(source: Source, data: dict[str, Any], phases: list[Phase],
+                  profiles: dict[str, agent_profiles.AgentProfile]) -> None:
+    known = {**agent_profiles.BUILTIN, **profiles}
+    choices = ", ".join(sorted(known))
+    default = data.get("agent", DEFAULT_AGENT)
+    if isinstance(default, str) and default not in known:
+        source.error(("agent",), f"unknown agent '{default}'; use one of {choices} "
+                     "or define it under 'agents'")
+    for task in (t for phase in phases for t in phase.tasks):
+        if task.agent and task.agent not in known:
+            source.error(task.source_path + ("agent",), f"unknown agent '{task.agent}'; "
+                         f"use one of {choices} or define it under 'agents'")
+
+
+def _check_prompts(source: Source, root: Path, phases: list[Phase]) -> None:
+    prompts = (root / "prompts").resolve()
+    for task in (t for phase in phases for t in phase.tasks):
+        if not task.prompt:
+            continue
+        where = task.source_path + ("prompt",)
+        target = (prompts / task.prompt).resolve()
+        if task.prompt.startswith("/") or not target.is_relative_to(prompts):
+            source.error(where, f"{task.prompt!r} is outside prompts/; name a template in prompts/")
+        elif not target.is_file():
+            source.error(where, f"template prompts/{task.prompt} not found; create it or fix the name")
+
+
+def _check_dependencies(source: Source, phases: list[Phase]) -> None:
+    """Duplicate ids, unknown or self dependencies, cycles, and dependencies on later phases."""
+    by_id: dict[str, Task] = {}
+    for task in (t for phase in phases for t in phase.tasks):
+        if task.id in by_id:
+            first = source.line(by_id[task.id].source_path)
+            source.error(task.source_path + ("id",), f"duplicate id '{task.id}' "
+                         f"(first used on line {first}); give each task its own id")
+        else:
+            by_id[task.id] = task
+    for task in by_id.values():
+        for d, dep in enumerate(task.depends_on):
+            where = task.source_path + ("dependsOn", d)
+            if dep == task.id:
+                source.error(where, f"task '{task.id}' depends on itself; remove it")
+            elif dep not in by_id:
+                close = difflib.get_close_matches(dep, by_id, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else "check the id"
+                source.error(where, f"unknown task '{dep}'; {hint}")
+            elif by_id[dep].phase > task.phase:
+                source.error(where, f"'{task.id}' ({phases[task.phase].name}) depends on "
+                             f"'{dep}' in a later phase ({phases[by_id[dep].phase].name}), which "
+                             "the phase gate makes a cycle; move one of them")
+    if not source.errors:
+        cycle = find_cycle({t.id: list(t.depends_on) for t in by_id.values()})
+        if cycle:
+            where = by_id[cycle[0]].source_path + ("dependsOn",)
+            source.error(where, f"dependency cycle {' -> '.join(cycle)} (each waits for the next); "
+                         "remove one of these dependencies")
+
+
+def find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
+    """Return one cycle as [a, b, ..., a], or None. Iterative, so deep chains do not recurse."""
+    WHITE, GREY, BLACK = 0, 1, 2
+    color = dict.fromkeys(edges, WHITE)
+    for start in edges:
+        if color[start] != WHITE:
+            continue
+        stack: list[tuple[str, int]] = [(start, 0)]
+        color[start] = GREY
+        while stack:
+            node, i = stack[-1]
+            targets = edges.get(node, [])
+            if i < len(targets):
+                stack[-1] = (node, i + 1)
+                nxt = targets[i]
+                if color.get(nxt) == GREY:
+                    trail = [n for n, _ in stack]
+                    return trail[trail.index(nxt):] + [nxt]
+                if color.get(nxt) == WHITE:
+                    color[nxt] = GREY
+                    stack.append((nxt, 0))
+            else:
+                color[node] = BLACK
+                stack.pop()
+    return None

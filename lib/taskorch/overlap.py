@@ -1,0 +1,108 @@
+"""Which earlier tasks touch files that overlap a new task's files.
+
+Two `files` entries overlap when the paths are equal, when one is a directory that contains the
+other, or when one is a glob that matches the other. An empty entry ("") is the whole repository
+(a task that lists no files).
+
+Tasks are fed in order. For each new entry the index returns the earlier tasks it must wait for so
+that every overlapping pair is ordered, without adding an edge for every pair: a task that covers a
+directory stands in for everything under it that came before it, so chains stay short and edges
+stay O(entries).
+"""
+
+from __future__ import annotations
+
+import re
+from fnmatch import fnmatchcase
+
+_GLOB = re.compile(r"[*?\[]")
+
+
+def is_glob(entry: str) -> bool:
+    return bool(_GLOB.search(entry))
+
+
+def ancestors(path: str) -> list[str]:
+    """'a/b/c' -> ['a/b', 'a', ''] ('' is the repository root)."""
+    if not path:
+        return []
+    out = []
+    while "/" in path:
+        path = path.rsplit("/", 1)[0]
+        out.append(path)
+    out.append("")
+    return out
+
+
+def glob_root(pattern: str) -> str:
+    """The literal directory a glob cannot leave: 'src/*/x.js' -> 'src'."""
+    literal = _GLOB.split(pattern, 1)[0]
+    return literal.rsplit("/", 1)[0] if "/" in literal else ""
+
+
+def glob_overlaps(pattern: str, entry: str) -> bool:
+    """Whether a glob can touch what `entry` (a path, a directory, or another glob) names."""
+    if fnmatchcase(entry, pattern) or (is_glob(entry) and fnmatchcase(pattern, entry)):
+        return True
+    if is_glob(entry):
+        return False
+    # entry may be a directory on the way to a match: compare it part by part.
+    parts, pattern_parts = entry.split("/"), pattern.split("/")
+    if "**" in pattern_parts[: len(parts)]:
+        return True
+    return len(parts) < len(pattern_parts) and all(
+        fnmatchcase(p, q) for p, q in zip(parts, pattern_parts))
+
+
+class FileIndex:
+    """Feed tasks in order with `waits_for`, then `add`; ask before adding each task."""
+
+    def __init__(self) -> None:
+        self._exact: dict[str, int] = {}            # path -> latest task that named it
+        self._under: dict[str, list[tuple[int, str]]] = {}  # dir -> (task, entry) below it
+        self._globs: list[tuple[int, str]] = []
+
+    def waits_for(self, entries: tuple[str, ...]) -> dict[int, set[tuple[str, str]]]:
+        """Earlier tasks to wait for, each with the (their entry, our entry) pairs that overlap."""
+        found: dict[int, set[tuple[str, str]]] = {}
+        for entry in entries:
+            for task, theirs in self._overlapping(entry):
+                found.setdefault(task, set()).add((theirs, entry))
+        return found
+
+    def add(self, task: int, entries: tuple[str, ...]) -> None:
+        for entry in entries:
+            if is_glob(entry):
+                self._globs.append((task, entry))
+                home = glob_root(entry)
+                for directory in [home] + ancestors(home):
+                    self._under.setdefault(directory, []).append((task, entry))
+            else:
+                self._exact[entry] = task
+                for directory in ancestors(entry):
+                    self._under.setdefault(directory, []).append((task, entry))
+
+    def _overlapping(self, entry: str) -> list[tuple[int, str]]:
+        glob = is_glob(entry)
+        home = glob_root(entry) if glob else entry
+
+        def overlaps(theirs: str) -> bool:
+            # A literal entry is treated as a directory too, so all below it overlaps.
+            return (not glob or glob_overlaps(entry, theirs)
+                    or (is_glob(theirs) and glob_overlaps(theirs, entry)))
+
+        # The latest task that named this path, or a directory above it, covers all before it.
+        cover, cover_entry = max((self._exact.get(p, -1), p) for p in [home] + ancestors(home))
+        hits = [(cover, cover_entry)] if cover >= 0 else []
+        seen: set[str] = set()
+        for task, theirs in reversed(self._under.get(home, [])):
+            if task <= cover:
+                break
+            if theirs not in seen:
+                seen.add(theirs)
+                if overlaps(theirs):
+                    hits.append((task, theirs))
+        hits.extend((task, pattern) for task, pattern in self._globs
+                    if task > cover and pattern not in seen
+                    and (glob_overlaps(pattern, entry) or overlaps(pattern)))
+        return hits

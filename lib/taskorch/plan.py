@@ -1,0 +1,163 @@
+"""The DAG: dependsOn, same-file serialization, phase gates; waves; why a task waits.
+
+Edges point from a task to what it waits for. Phase gates are nodes of their own (`phase:N`,
+open when every task of phase N is done), so phase edges stay O(tasks). Same-file edges are
+chains built in manifest order (adjusted so dependsOn is respected), never all pairs.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from taskorch.manifest import Manifest, Task
+from taskorch.overlap import FileIndex
+
+DONE_STATES = frozenset({"complete", "pr_open", "merged"})
+
+
+@dataclass(frozen=True)
+class Wait:
+    """One thing a task waits for: a task (`t4`) or a phase gate (`phase:1`)."""
+
+    id: str
+    reason: str  # dependsOn | same-file | phase
+    files: tuple[str, ...] = ()
+    detail: str = ""  # for same-file: 'both touch x' or 'it touches a, t4 touches b'
+
+    def describe(self, task_id: str) -> str:
+        if self.reason == "dependsOn":
+            return f"{task_id} waits for {self.id}: dependsOn"
+        if self.reason == "same-file":
+            return f"{task_id} waits for {self.id}: {self.detail}"
+        return f"{task_id} waits for {self.id}: every task of {self.detail} must finish first"
+
+
+@dataclass
+class Plan:
+    manifest: Manifest
+    waits: dict[str, list[Wait]] = field(default_factory=dict)
+
+    @property
+    def tasks(self) -> list[Task]:
+        return self.manifest.tasks
+
+    def gate_id(self, phase: int) -> str:
+        return f"phase:{phase + 1}"
+
+    def phase_of_gate(self, gate: str) -> int:
+        return int(gate.split(":", 1)[1]) - 1
+
+    def edges(self) -> Iterable[tuple[str, str, Wait]]:
+        """(waiter, waited-for, wait) for every edge, gates included."""
+        for phase_index, phase in enumerate(self.manifest.phases[:-1]):
+            gate = self.gate_id(phase_index)
+            for task in phase.tasks:
+                yield gate, task.id, Wait(task.id, "phase")
+        for task in self.tasks:
+            for wait in self.waits[task.id]:
+                yield task.id, wait.id, wait
+
+    def blockers(self, task_id: str, status: dict[str, str]) -> list[str]:
+        """Why `task_id` cannot start yet, one sentence per open wait; empty when it may start."""
+        out = []
+        for wait in self.waits[task_id]:
+            if wait.reason == "phase":
+                phase = self.manifest.phases[self.phase_of_gate(wait.id)]
+                left = [t.id for t in phase.tasks if status.get(t.id) not in DONE_STATES]
+                if left:
+                    shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+                    out.append(f"{task_id} waits for {phase.name}: {shown} not complete")
+            elif status.get(wait.id) not in DONE_STATES:
+                out.append(wait.describe(task_id))
+        return out
+
+    def waves(self, max_parallel: int | None = None) -> list[list[str]]:
+        """What starts together if everything before it succeeds, at most max_parallel a wave."""
+        cap = max_parallel or self.manifest.max_parallel
+        index = {t.id: t.index for t in self.tasks}
+        waiters: dict[str, list[str]] = {}
+        pending: dict[str, int] = {}
+        for waiter, waited, _ in self.edges():
+            waiters.setdefault(waited, []).append(waiter)
+            pending[waiter] = pending.get(waiter, 0) + 1
+        ready = [(t.index, t.id) for t in self.tasks if not pending.get(t.id)]
+        heapq.heapify(ready)
+        waves = []
+        while ready:
+            wave = [heapq.heappop(ready)[1] for _ in range(min(cap, len(ready)))]
+            waves.append(wave)
+            finished = list(wave)
+            while finished:
+                node = finished.pop()
+                for waiter in waiters.get(node, []):
+                    pending[waiter] -= 1
+                    if pending[waiter] == 0:
+                        if waiter in index:
+                            heapq.heappush(ready, (index[waiter], waiter))
+                        else:
+                            finished.append(waiter)  # a gate opens at once
+        return waves
+
+
+def build(manifest: Manifest) -> Plan:
+    """Compute every task's waits from the manifest."""
+    plan = Plan(manifest, {t.id: [] for t in manifest.tasks})
+    by_id = {t.id: t for t in manifest.tasks}
+    for task in manifest.tasks:
+        plan.waits[task.id].extend(Wait(dep, "dependsOn") for dep in task.depends_on)
+        if task.phase > 0:
+            previous = manifest.phases[task.phase - 1].name
+            plan.waits[task.id].append(Wait(plan.gate_id(task.phase - 1), "phase", (), previous))
+    if manifest.same_file == "serialize":
+        for phase in manifest.phases:
+            _serialize_same_files(plan, _dependency_order(phase.tasks, by_id))
+    return plan
+
+
+def _dependency_order(tasks: tuple[Task, ...], by_id: dict[str, Task]) -> list[Task]:
+    """Manifest order, except that a task comes after what it depends on in its phase.
+
+    Serializing by plain manifest order could point a same-file edge against a dependsOn edge
+    and make a cycle; this order cannot.
+    """
+    members = {t.id for t in tasks}
+    pending = {t.id: sum(d in members for d in t.depends_on) for t in tasks}
+    dependents: dict[str, list[str]] = {}
+    for t in tasks:
+        for d in t.depends_on:
+            if d in members:
+                dependents.setdefault(d, []).append(t.id)
+    ready = [(t.index, t.id) for t in tasks if pending[t.id] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, task_id = heapq.heappop(ready)
+        order.append(by_id[task_id])
+        for nxt in dependents.get(task_id, []):
+            pending[nxt] -= 1
+            if pending[nxt] == 0:
+                heapq.heappush(ready, (by_id[nxt].index, nxt))
+    return order
+
+
+def _serialize_same_files(plan: Plan, ordered: list[Task]) -> None:
+    index = FileIndex()
+    for position, task in enumerate(ordered):
+        entries = task.files or ("",)  # no files listed: it may touch anything
+        for earlier, pairs in sorted(index.waits_for(entries).items()):
+            plan.waits[task.id].append(_same_file_wait(task.id, ordered[earlier].id, pairs))
+        index.add(position, entries)
+
+
+def _same_file_wait(task_id: str, other: str, pairs: set[tuple[str, str]]) -> Wait:
+    files = sorted({f for pair in pairs for f in pair if f} or {"(whole repository)"})
+    same = sorted(theirs for theirs, ours in pairs if theirs == ours and theirs)
+    if same and len(same) == len(pairs):
+        detail = f"both touch {', '.join(same)}"
+    else:
+        theirs = sorted({t or "the whole repository" for t, _ in pairs})
+        ours = sorted({o or "the whole repository" for _, o in pairs})
+        detail = f"{task_id} touches {', '.join(ours)}, {other} touches {', '.join(theirs)}"
+    return Wait(other, "same-file", tuple(files), detail)

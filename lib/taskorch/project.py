@@ -1,0 +1,80 @@
+"""Everything one doit run needs, loaded once: manifest, plan, work directory, store, runner."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from taskorch import git, plan as plans
+from taskorch.layout import Layout
+from taskorch.manifest import Manifest, load
+from taskorch.runners.tmux import TmuxRunner
+from taskorch.state import Store, TaskRow
+
+NOT_STARTED = ("pending", "blocked")
+
+
+@dataclass(frozen=True)
+class View:
+    """A task as `doit status` and `doit launch` see it: stored row plus live gate state."""
+
+    row: TaskRow
+    status: str
+    reason: str
+
+
+class Project:
+    def __init__(self, manifest: Manifest):
+        self.manifest = manifest
+        self.plan = plans.build(manifest)
+        self.layout = Layout(manifest.workdir)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Project":
+        return cls(load(path))
+
+    @cached_property
+    def store(self) -> Store:
+        store = Store(self.layout.state_db)
+        store.seed(self.manifest.tasks)
+        return store
+
+    @cached_property
+    def runner(self) -> TmuxRunner:
+        digest = hashlib.sha1(str(self.layout.root).encode()).hexdigest()[:8]
+        name = f"taskorch-{git.slug(self.manifest.project, 20)}-{digest}"
+        return TmuxRunner(name, self.layout.tmux_conf, self.manifest.socket)
+
+    def views(self, rows: dict[str, TaskRow] | None = None) -> dict[str, View]:
+        """Each task's state; not-started tasks are `blocked` or `pending` by their gates now."""
+        rows = rows if rows is not None else self.store.rows()
+        statuses = {task_id: row.status for task_id, row in rows.items()}
+        out = {}
+        for task in self.manifest.tasks:
+            row = rows[task.id]
+            if row.status in NOT_STARTED:
+                blockers = self.plan.blockers(task.id, statuses)
+                if blockers:
+                    out[task.id] = View(row, "blocked", "; ".join(blockers))
+                else:
+                    out[task.id] = View(row, "pending", "ready; waits for a free slot")
+            else:
+                out[task.id] = View(row, row.status, row.reason)
+        return out
+
+    def record_gates(self) -> dict[str, View]:
+        """Journal every not-started task whose gates opened or closed since it was last seen."""
+        views = self.views()
+        self.store.transitions([
+            (task_id, view.status, view.reason) for task_id, view in views.items()
+            if view.row.status in NOT_STARTED
+            and (view.status, view.reason) != (view.row.status, view.row.reason)])
+        return views
+
+    def running(self, views: dict[str, View]) -> int:
+        return sum(view.status == "running" for view in views.values())
+
+    def session_name(self, task_id: str) -> str:
+        return f"task-{task_id}"

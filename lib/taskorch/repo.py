@@ -1,0 +1,31 @@
+"""Where the code comes from: `owner/name` on GitHub, any git URL, a local path, or the demo."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from taskorch import demo
+
+GITHUB = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+DEMO = "demo"
+
+
+class RepoError(Exception):
+    pass
+
+
+def remote_url(repo: str, root: Path, workdir: Path) -> str:
+    """The URL to clone from; the clone's `origin` is where branches go."""
+    if repo == DEMO:
+        return str(demo.ensure_remote(workdir / "demo"))
+    if "://" in repo or re.match(r"^[\w.-]+@[\w.-]+:", repo):
+        return repo
+    local = (root / Path(repo).expanduser())
+    if repo.startswith((".", "/", "~")) or local.exists():
+        if not local.exists():
+            raise RepoError(f"repo: local path {repo} does not exist; fix 'repo' in the manifest")
+        return str(local.resolve())
+    if GITHUB.match(repo):
+        return f"https://github.com/{repo}.git"
+    raise RepoError(f"repo: {repo!r} is not owner/name, a git URL or an existing path")

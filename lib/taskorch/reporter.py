@@ -1,0 +1,52 @@
+"""doit's console output, shaped for taskorch: one line per event, no doit bookkeeping.
+
+Verbs print their own output. For `launch` the reporter says who waits on what and ends with a
+one-line summary; failures are one line each, naming the task and how to fix it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from doit.reporter import ConsoleReporter
+
+from taskorch.commands import launch as launch_command
+
+
+class Reporter(ConsoleReporter):
+    desc = "taskorch: one line per event"
+
+    def __init__(self, outstream, options):  # type: ignore[no-untyped-def]
+        super().__init__(outstream, options)
+        self.launch_seen = False
+
+    def execute_task(self, task) -> None:  # type: ignore[no-untyped-def]
+        self.launch_seen |= task.name.startswith("launch:")
+
+    def skip_uptodate(self, task) -> None:  # type: ignore[no-untyped-def]
+        if not task.name.startswith("launch:"):
+            return
+        self.launch_seen = True
+        run = launch_command.CURRENT[0]
+        view = run.skipped.get(task.name.split(":", 1)[1])
+        if view is not None and view.status == "blocked":
+            self.write(f"{view.reason}\n")
+
+    def add_failure(self, task, fail) -> None:  # type: ignore[no-untyped-def]
+        message = fail.get_msg().strip().splitlines()
+        text = message[-1] if message else "failed"
+        sys.stderr.write(f"taskorch: {task.name}: {text}\n")
+        self.failures.append({"task": task, "exception": fail})
+
+    def complete_run(self) -> None:
+        if self.launch_seen and launch_command.CURRENT:
+            run = launch_command.CURRENT[0]
+            started = sum(o.launched for o in run.outcomes)
+            views = run.project.views()
+            counts: dict[str, int] = {}
+            for view in views.values():
+                counts[view.status] = counts.get(view.status, 0) + 1
+            rest = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+            self.write(f"launch: started {started}; now {rest}\n")
+        if self.runtime_errors:
+            sys.stderr.write("taskorch: " + "\n".join(self.runtime_errors) + "\n")

@@ -1,0 +1,1 @@
+"""Places agents run. Each backend implements `runners.base.Runner`."""

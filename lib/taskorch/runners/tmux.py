@@ -1,0 +1,107 @@
+"""Agents in tmux sessions on a private server that taskorch owns.
+
+Measured facts this relies on (DESIGN.md): remain-on-exit must come from the server's config file,
+pipe-pane must start in the same call as new-session, an argument ending in ';' splits tmux
+commands even in argv form, and a one-element command goes through a shell.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import sh
+
+from taskorch.runners.base import Pane
+
+CONFIG = """\
+# Written by taskorch. Read only when this private server starts.
+set -g remain-on-exit on
+set -g history-limit 50000
+set -g default-size 200x50
+"""
+FORMAT = "\t".join(["#{session_name}", "#{pane_dead}", "#{pane_dead_status}",
+                    "#{pane_dead_signal}", "#{pane_pid}", "#{window_activity}"])
+MARK = "\x1etaskorch-capture\x1e"
+
+
+class TmuxError(Exception):
+    pass
+
+
+class TmuxRunner:
+    def __init__(self, socket_name: str, config: Path, socket_path: str | None = None):
+        config.parent.mkdir(parents=True, exist_ok=True)
+        if not config.exists() or config.read_text() != CONFIG:
+            config.write_text(CONFIG)
+        where = ("-S", socket_path) if socket_path else ("-L", socket_name)
+        self.where = where
+        self._tmux = sh.Command("tmux").bake(*where, "-f", str(config), _tty_out=False)
+
+    def attach_argv(self, session: str) -> list[str]:
+        return ["tmux", *self.where, "attach-session", "-t", f"={session}"]
+
+    def _run(self, *args: str, stdin: str | None = None) -> str:
+        for arg in args:
+            if arg.endswith(";") and arg != ";":
+                raise TmuxError(f"refusing a tmux argument that ends in ';': {arg!r}")
+        try:
+            return str(self._tmux(*args, _in=stdin))
+        except sh.ErrorReturnCode as exc:
+            raise TmuxError(exc.stderr.decode(errors="replace").strip()) from None
+
+    def start(self, session: str, argv: list[str], cwd: Path, log: Path) -> None:
+        if len(argv) < 2:
+            raise TmuxError("an agent command needs two or more argv elements, or tmux uses a shell")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        # pipe-pane's argument is a shell command by tmux's design; only our own path goes in.
+        self._run("new-session", "-d", "-s", session, "-c", str(cwd), "-x", "200", "-y", "50",
+                  *argv, ";", "pipe-pane", "-o", "-t", f"={session}:", f"cat >> {shlex.quote(str(log))}")
+
+    def snapshot(self) -> dict[str, Pane]:
+        try:
+            out = self._run("list-panes", "-a", "-F", FORMAT)
+        except TmuxError as exc:
+            if "no server running" in str(exc) or "error connecting" in str(exc):
+                return {}
+            raise
+        panes = {}
+        for line in out.splitlines():
+            name, dead, status, signal, pid, activity = (line.split("\t") + [""] * 6)[:6]
+            panes[name] = Pane(session=name, dead=dead == "1",
+                               exit_status=int(status) if status else None,
+                               exit_signal=int(signal) if signal else None,
+                               pid=int(pid) if pid else None,
+                               activity=int(activity) if activity else None)
+        return panes
+
+    def capture(self, sessions: list[str], lines: int = 50) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for start in range(0, len(sessions), 100):  # keep one call's command line small
+            batch = sessions[start:start + 100]
+            args: list[str] = []
+            for name in batch:
+                args += ["display-message", "-p", MARK, ";",
+                         "capture-pane", "-p", "-J", "-S", f"-{lines}", "-t", f"={name}:", ";"]
+            text = self._run(*args[:-1])
+            for name, screen in zip(batch, text.split(MARK + "\n")[1:]):
+                out[name] = screen
+        return out
+
+    def send(self, session: str, text: str) -> None:
+        buffer = f"taskorch-{session}"
+        self._run("load-buffer", "-b", buffer, "-", stdin=text)
+        self._run("paste-buffer", "-p", "-d", "-b", buffer, "-t", f"={session}:")
+
+    def stop(self, session: str) -> None:
+        try:
+            self._run("kill-session", "-t", f"={session}")
+        except TmuxError as exc:
+            if "can't find session" not in str(exc) and "no server running" not in str(exc):
+                raise
+
+    def kill_server(self) -> None:
+        try:
+            self._run("kill-server")
+        except TmuxError:
+            pass

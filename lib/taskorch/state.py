@@ -1,0 +1,156 @@
+"""The runtime store: one row per task and an append-only journal of state changes.
+
+SQLite in WAL mode, one transaction per change, so a process killed at any point leaves either
+the old row and no event or the new row and its event. The manifest's runtime fields only seed
+rows that do not exist yet; after that the store is the truth.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from taskorch.manifest import STATES, Task
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    branch TEXT, worktree TEXT, session TEXT, pr_number INTEGER,
+    started_at TEXT, completed_at TEXT, last_progress TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    task TEXT NOT NULL,
+    old TEXT,
+    new TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_task ON events(task, seq);
+"""
+COLUMNS = ("status", "reason", "attempts", "branch", "worktree", "session", "pr_number",
+           "started_at", "completed_at", "last_progress")
+SEED_COLUMNS = {"worktree": "worktree", "tmuxSession": "session", "prNumber": "pr_number",
+                "startedAt": "started_at", "completedAt": "completed_at",
+                "lastProgress": "last_progress"}
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    id: str
+    status: str
+    reason: str
+    attempts: int
+    branch: str | None
+    worktree: str | None
+    session: str | None
+    pr_number: int | None
+    started_at: str | None
+    completed_at: str | None
+    last_progress: str | None
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    at: str
+    task: str
+    old: str | None
+    new: str
+    reason: str
+
+
+class Store:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock up front, so read-then-write cannot interleave.
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def seed(self, tasks: list[Task]) -> None:
+        """Insert rows for tasks the store has never seen, from the manifest's runtime fields."""
+        known = {row[0] for row in self.db.execute("SELECT id FROM tasks")}
+        fresh = [t for t in tasks if t.id not in known]
+        if not fresh:
+            return
+        stamp = now()
+        with self.transaction() as db:
+            for task in fresh:
+                status = task.runtime.get("status", "pending")
+                values = {SEED_COLUMNS[k]: v for k, v in task.runtime.items() if k in SEED_COLUMNS}
+                values["attempts"] = 1 if status not in ("pending", "blocked") else 0
+                cursor = db.execute(
+                    f"INSERT OR IGNORE INTO tasks (id, status, updated_at, {', '.join(values)}) "
+                    f"VALUES (?, ?, ?{', ?' * len(values)})",
+                    (task.id, status, stamp, *values.values()))
+                if cursor.rowcount:
+                    db.execute("INSERT INTO events (at, task, old, new, reason) VALUES (?,?,?,?,?)",
+                               (stamp, task.id, None, status, "seeded from the manifest"))
+
+    def rows(self) -> dict[str, TaskRow]:
+        return {r["id"]: TaskRow(**dict(r)) for r in self.db.execute("SELECT * FROM tasks")}
+
+    def get(self, task_id: str) -> TaskRow | None:
+        r = self.db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        return TaskRow(**dict(r)) if r else None
+
+    def transition(self, task_id: str, new: str, reason: str, **fields: Any) -> None:
+        """Change a task's state and journal it, in one transaction."""
+        assert new in STATES, new
+        with self.transaction() as db:
+            self._transition(db, task_id, new, reason, fields)
+
+    def _transition(self, db: sqlite3.Connection, task_id: str, new: str, reason: str,
+                    fields: dict[str, Any]) -> None:
+        unknown = set(fields) - set(COLUMNS)
+        assert not unknown, unknown
+        old = db.execute("SELECT status FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        stamp = now()
+        values = {"status": new, "reason": reason, **fields, "updated_at": stamp}
+        db.execute(f"UPDATE tasks SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
+                   (*values.values(), task_id))
+        db.execute("INSERT INTO events (at, task, old, new, reason) VALUES (?,?,?,?,?)",
+                   (stamp, task_id, old[0] if old else None, new, reason))
+
+    def transitions(self, changes: list[tuple[str, str, str]]) -> None:
+        """Several (task, new state, reason) changes in one transaction."""
+        if changes:
+            with self.transaction() as db:
+                for task_id, new, reason in changes:
+                    self._transition(db, task_id, new, reason, {})
+
+    def events(self, task_id: str | None = None, limit: int = 50) -> list[Event]:
+        query = "SELECT * FROM events" + (" WHERE task = ?" if task_id else "")
+        rows = self.db.execute(query + " ORDER BY seq DESC LIMIT ?",
+                               ((task_id,) if task_id else ()) + (limit,))
+        return [Event(**dict(r)) for r in reversed(rows.fetchall())]
