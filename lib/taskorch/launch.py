@@ -74,7 +74,8 @@ def start(project: Project, task: Task, attempt: int) -> Outcome:
                              task_id=task.id, worktree=str(worktree)),
         "prompt_file": str(prompt_file), "stdin": profile.stdin, "cwd": str(worktree),
         "exit_file": str(layout.exit_file(task.id, attempt)),
-        "env": {**profile.env, "TASKORCH_TASK_ID": task.id, "TASKORCH_ATTEMPT": str(attempt)},
+        "env": {**profile.env, "TASKORCH_TASK_ID": task.id, "TASKORCH_ATTEMPT": str(attempt),
+                "TASKORCH_PROMPT_FILE": str(prompt_file)},
     }
     spec_file = layout.spec_file(task.id, attempt)
     write_atomic(spec_file, json.dumps(spec, indent=2))

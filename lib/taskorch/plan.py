@@ -26,13 +26,6 @@ class Wait:
     files: tuple[str, ...] = ()
     detail: str = ""  # for same-file: 'both touch x' or 'it touches a, t4 touches b'
 
-    def describe(self, task_id: str) -> str:
-        if self.reason == "dependsOn":
-            return f"{task_id} waits for {self.id}: dependsOn"
-        if self.reason == "same-file":
-            return f"{task_id} waits for {self.id}: {self.detail}"
-        return f"{task_id} waits for {self.id}: every task of {self.detail} must finish first"
-
 
 @dataclass
 class Plan:
@@ -59,18 +52,32 @@ class Plan:
             for wait in self.waits[task.id]:
                 yield task.id, wait.id, wait
 
+    def reasons(self, task_id: str) -> list[tuple[str, str]]:
+        """(what it waits for, one sentence) per predecessor, with that edge's reasons merged."""
+        merged: dict[str, list[str]] = {}
+        for wait in self.waits[task_id]:
+            if wait.reason == "dependsOn":
+                text = "dependsOn"
+            elif wait.reason == "same-file":
+                text = wait.detail
+            else:
+                text = f"every task of {wait.detail} must be complete first"
+            merged.setdefault(wait.id, []).append(text)
+        return [(waited, f"{task_id} waits for {waited}: {'; '.join(texts)}")
+                for waited, texts in merged.items()]
+
     def blockers(self, task_id: str, status: dict[str, str]) -> list[str]:
         """Why `task_id` cannot start yet, one sentence per open wait; empty when it may start."""
         out = []
-        for wait in self.waits[task_id]:
-            if wait.reason == "phase":
-                phase = self.manifest.phases[self.phase_of_gate(wait.id)]
+        for waited, sentence in self.reasons(task_id):
+            if waited.startswith("phase:"):
+                phase = self.manifest.phases[self.phase_of_gate(waited)]
                 left = [t.id for t in phase.tasks if status.get(t.id) not in DONE_STATES]
                 if left:
                     shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
-                    out.append(f"{task_id} waits for {phase.name}: {shown} not complete")
-            elif status.get(wait.id) not in DONE_STATES:
-                out.append(wait.describe(task_id))
+                    out.append(f"{task_id} waits for {phase.name}: {shown} not complete yet")
+            elif status.get(waited) not in DONE_STATES:
+                out.append(sentence)
         return out
 
     def waves(self, max_parallel: int | None = None) -> list[list[str]]:

@@ -19,6 +19,10 @@ class Reporter(ConsoleReporter):
     def __init__(self, outstream, options):  # type: ignore[no-untyped-def]
         super().__init__(outstream, options)
         self.launch_seen = False
+        self.selected: set[str] = set()
+
+    def initialize(self, tasks, selected_tasks) -> None:  # type: ignore[no-untyped-def]
+        self.selected = set(selected_tasks or ())
 
     def execute_task(self, task) -> None:  # type: ignore[no-untyped-def]
         self.launch_seen |= task.name.startswith("launch:")
@@ -29,8 +33,12 @@ class Reporter(ConsoleReporter):
         self.launch_seen = True
         run = launch_command.CURRENT[0]
         view = run.skipped.get(task.name.split(":", 1)[1])
-        if view is not None and view.status == "blocked":
+        if view is None:
+            return
+        if view.status == "blocked":
             self.write(f"{view.reason}\n")
+        elif task.name in self.selected:  # asked for by name: say why nothing happened
+            self.write(f"{task.name.split(':', 1)[1]} is already {view.status}: {view.reason}\n")
 
     def add_failure(self, task, fail) -> None:  # type: ignore[no-untyped-def]
         message = fail.get_msg().strip().splitlines()

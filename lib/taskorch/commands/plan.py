@@ -22,9 +22,9 @@ def as_text(plan: Plan) -> str:
         for task in phase.tasks:
             files = ", ".join(task.files) or "(no files: serialized with every task)"
             lines.append(f"  {task.id:<10} {task.title}  [{files}]")
-            for wait in plan.waits[task.id]:
-                if wait.reason != "phase":
-                    lines.append(f"  {'':<10}   {wait.describe(task.id)}")
+            for waited, sentence in plan.reasons(task.id):
+                if not waited.startswith("phase:"):
+                    lines.append(f"  {'':<10}   {sentence}")
         lines.append("")
     lines.append("Waves (what starts together if everything before it succeeds):")
     lines += [f"  {n:>3}: {' '.join(wave)}" for n, wave in enumerate(waves, 1)]

@@ -1,0 +1,117 @@
+"""Shared test fixtures: a control directory with a real doit CLI, real git and a real tmux server.
+
+Each test gets its own work directory, so its tmux server (named from the work directory) is
+private to it; teardown kills that server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+AGENTS = Path(__file__).resolve().parent / "agents"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
+             what: str = "condition") -> Any:
+    """Poll until predicate() is truthy; fail the test with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Control:
+    """A control directory (dodo.py, orchestrator.yaml, prompts/) driven through doit's CLI."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        shutil.copy(ROOT / "dodo.py", path / "dodo.py")
+        shutil.copytree(ROOT / "prompts", path / "prompts")
+
+    @property
+    def workdir(self) -> Path:
+        return self.path / ".orchestrator"
+
+    def write(self, manifest: dict[str, Any] | str) -> Path:
+        text = manifest if isinstance(manifest, str) else yaml.safe_dump(manifest, sort_keys=False)
+        target = self.path / "orchestrator.yaml"
+        target.write_text(text)
+        return target
+
+    def doit(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        result = subprocess.run([sys.executable, "-m", "doit", *args], cwd=self.path,
+                                capture_output=True, text=True, timeout=timeout,
+                                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+        if check and result.returncode != 0:
+            pytest.fail(f"doit {' '.join(args)} exited {result.returncode}\n"
+                        f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+        return result
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        out = self.doit("status", "--format", "json").stdout
+        return {t["id"]: t for t in json.loads(out)["tasks"]}
+
+    def project(self):  # type: ignore[no-untyped-def]
+        from taskorch.project import Project
+        return Project.load(self.path / "orchestrator.yaml")
+
+    def sessions(self) -> dict[str, Any]:
+        return self.project().runner.snapshot()
+
+    def kill_tmux(self) -> None:
+        try:
+            self.project().runner.kill_server()
+        except Exception:
+            pass
+
+
+@pytest.fixture
+def control(tmp_path: Path):  # type: ignore[no-untyped-def]
+    path = tmp_path / "control"
+    path.mkdir()
+    ctl = Control(path)
+    yield ctl
+    if (path / "orchestrator.yaml").exists():
+        ctl.kill_tmux()
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    """A real bare repository with one commit on main, standing in for GitHub."""
+    bare = tmp_path / "remote.git"
+    seed = tmp_path / "seed"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid"]
+    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(bare)], check=True)
+    subprocess.run(["git", "init", "-q", "--initial-branch=main", str(seed)], check=True)
+    (seed / "README.md").write_text("seed\n")
+    subprocess.run(git + ["add", "-A"], cwd=seed, check=True)
+    subprocess.run(git + ["commit", "-qm", "seed"], cwd=seed, check=True)
+    subprocess.run(git + ["push", "-q", str(bare), "HEAD:refs/heads/main"], cwd=seed, check=True)
+    return bare
+
+
+def agent_profile(script: str, *extra: str) -> dict[str, Any]:
+    """A user agent profile running one of the scripted agents in tests/agents/."""
+    return {"command": [sys.executable, str(AGENTS / script), *extra]}
+
+
+def manifest(phases: list[list[dict[str, Any]]], **top: Any) -> dict[str, Any]:
+    """A manifest dict: phases given as lists of task dicts."""
+    return {"project": top.pop("project", "test"), "repo": top.pop("repo", "demo"),
+            "agent": top.pop("agent", "demo"), **top,
+            "phases": [{"name": f"Phase {i + 1}", "tasks": tasks} for i, tasks in enumerate(phases)]}
