@@ -19,7 +19,6 @@ from taskorch.yamlsource import FieldPath, Source, display_name, parse
 
 STATES = ("pending", "blocked", "running", "stuck", "error", "complete", "pr_open", "merged")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
-GLOB_CHARS = re.compile(r"[*?\[]")
 DEFAULT_WORKDIR = ".orchestrator"
 DEFAULT_AGENT = "codex"
 DEFAULT_MAX_PARALLEL = 4

@@ -40,18 +40,42 @@ def glob_root(pattern: str) -> str:
     return literal.rsplit("/", 1)[0] if "/" in literal else ""
 
 
+def looks_like_directory(path: str) -> bool:
+    """'' (the whole repository), or a last part without a dot: 'src', 'docs/api'."""
+    return "." not in path.rsplit("/", 1)[-1]
+
+
+def _prefix(pattern: str) -> str:
+    return _GLOB.split(pattern, 1)[0]
+
+
+def _suffix(pattern: str) -> str:
+    return re.split(r"[*?\]]", pattern)[-1]
+
+
 def glob_overlaps(pattern: str, entry: str) -> bool:
-    """Whether a glob can touch what `entry` (a path, a directory, or another glob) names."""
-    if fnmatchcase(entry, pattern) or (is_glob(entry) and fnmatchcase(pattern, entry)):
-        return True
+    """Whether a glob can touch what `entry` (a path, a directory, or another glob) names.
+
+    fnmatch's '*' also matches '/', so a glob can reach into any directory its literal prefix
+    allows. Two globs overlap when some path could match both: their literal prefixes and
+    suffixes must agree (a necessary condition, so this errs on the side of serializing).
+    """
     if is_glob(entry):
-        return False
-    # entry may be a directory on the way to a match: compare it part by part.
-    parts, pattern_parts = entry.split("/"), pattern.split("/")
-    if "**" in pattern_parts[: len(parts)]:
+        a, b, c, d = _prefix(pattern), _prefix(entry), _suffix(pattern), _suffix(entry)
+        return (a.startswith(b) or b.startswith(a)) and (c.endswith(d) or d.endswith(c))
+    if fnmatchcase(entry, pattern):
         return True
-    return len(parts) < len(pattern_parts) and all(
-        fnmatchcase(p, q) for p, q in zip(parts, pattern_parts))
+    if looks_like_directory(entry):
+        inside, prefix = (entry + "/" if entry else ""), _prefix(pattern)
+        return prefix.startswith(inside) or inside.startswith(prefix)
+    return False
+
+
+def overlaps(a: str, b: str) -> bool:
+    """The definition the index implements: equal, one contains the other, or a glob matches."""
+    if is_glob(a) or is_glob(b):
+        return glob_overlaps(a, b) if is_glob(a) else glob_overlaps(b, a)
+    return a == b or a == "" or b == "" or b.startswith(a + "/") or a.startswith(b + "/")
 
 
 class FileIndex:
@@ -86,10 +110,9 @@ class FileIndex:
         glob = is_glob(entry)
         home = glob_root(entry) if glob else entry
 
-        def overlaps(theirs: str) -> bool:
-            # A literal entry is treated as a directory too, so all below it overlaps.
-            return (not glob or glob_overlaps(entry, theirs)
-                    or (is_glob(theirs) and glob_overlaps(theirs, entry)))
+        def below(theirs: str) -> bool:
+            # Everything under a literal entry is inside it; a glob must match to overlap.
+            return not glob or glob_overlaps(entry, theirs)
 
         # The latest task that named this path, or a directory above it, covers all before it.
         cover, cover_entry = max((self._exact.get(p, -1), p) for p in [home] + ancestors(home))
@@ -100,9 +123,9 @@ class FileIndex:
                 break
             if theirs not in seen:
                 seen.add(theirs)
-                if overlaps(theirs):
+                if below(theirs):
                     hits.append((task, theirs))
         hits.extend((task, pattern) for task, pattern in self._globs
                     if task > cover and pattern not in seen
-                    and (glob_overlaps(pattern, entry) or overlaps(pattern)))
+                    and glob_overlaps(pattern, entry))
         return hits
