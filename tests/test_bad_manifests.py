@@ -5,9 +5,6 @@ Every file in tests/bad_manifests/ is one broken `orchestrator.yaml`. Its first 
 keep that line in a sidecar `<name>.json.expect`). `taskorch.manifest.load` must reject the file
 with ManifestError and that line must be one of `exc.errors`: every problem is reported, so
 other lines may follow, but each of them must also be a single `file:LINE: field: message` line.
-
-Cases listed in XFAIL are known defects of the validator (wrong line or field, misleading hint,
-not rejected, crash); their `# expect:` line is what it should print instead.
 """
 
 from __future__ import annotations
@@ -28,44 +25,6 @@ CORPUS = Path(__file__).resolve().parent / "bad_manifests"
 ERROR_LINE = re.compile(r"^[^:]+:\d+: \S.*: .+")
 EXPECT_PREFIX = "# expect: "
 
-XFAIL: dict[str, str] = {
-    "002_syntax_unclosed_bracket.yaml":
-        "syntax error is reported on the line after the unclosed '[' (the problem mark), "
-        "not on the line that opened it (the context mark)",
-    "068_syntax_unclosed_quote.yaml":
-        "an unclosed quote is reported at the end of the file, not on the line that opened it",
-    "060_repo_empty.yaml":
-        "'must not be empty' gives no hint what to write",
-    "069_agent_model_args_placeholder.yaml":
-        "an unknown placeholder in model_args is reported as agents.<name>.command on the "
-        "command line",
-    "070_files_list_with_number.yaml":
-        "a non-string entry gives 'must be a list of strings, not a list' and names the list, "
-        "not the entry",
-    "071_dependson_list_with_number.yaml":
-        "a non-string entry gives 'must be a list of strings, not a list' and names the list, "
-        "not the entry",
-    "072_key_with_newline.yaml":
-        "a key containing a newline is printed raw, so the error spans two lines",
-    "073_agent_name_with_newline.yaml":
-        "an agent name containing a newline is printed raw, so the error spans two lines",
-    "074_recursive_alias.yaml":
-        "a self-referencing YAML alias crashes with RecursionError (traceback) instead of an error",
-    "075_deep_nesting.yaml":
-        "deeply nested YAML crashes inside PyYAML with RecursionError (traceback)",
-    "076_yaml_merge_key.yaml":
-        "a valid YAML merge key '<<' is rejected as a 'syntax' error about a constructor tag",
-    "077_issue_hash_unquoted.yaml":
-        "'issue: #3' is a YAML comment, so issue silently becomes null and the manifest loads",
-    "078_placeholder_wrong_case.yaml":
-        "'{PROMPT}' is not recognised as a placeholder and is passed to the agent literally",
-    "079_command_as_string.yaml":
-        "the hint for a command string suggests a one-element list holding the whole string",
-    "080_files_comma_separated_string.yaml":
-        "the hint for a comma-separated files string suggests a one-element list",
-    "081_repo_null.yaml":
-        "an empty 'repo:' (null) is told to 'quote it', which would not help",
-}
 
 
 def corpus() -> list[Path]:
@@ -80,11 +39,6 @@ def expected_line(path: Path) -> str:
     return first[len(EXPECT_PREFIX):]
 
 
-def case(path: Path):  # type: ignore[no-untyped-def]
-    marks = [pytest.mark.xfail(strict=True, reason=XFAIL[path.name])] if path.name in XFAIL else []
-    return pytest.param(path, id=path.name, marks=marks)
-
-
 def errors_for(path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.chdir(path.parent)
     with pytest.raises(ManifestError) as info:
@@ -92,7 +46,7 @@ def errors_for(path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return info.value.errors
 
 
-@pytest.mark.parametrize("path", [case(p) for p in corpus()])
+@pytest.mark.parametrize("path", corpus(), ids=lambda p: p.name)
 def test_bad_manifest(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     expected = expected_line(path)
     errors = errors_for(path, monkeypatch)
@@ -120,9 +74,6 @@ def test_corpus_numbers_are_unique() -> None:
     assert len(numbers) == len(set(numbers))
 
 
-@pytest.mark.xfail(strict=True, reason="an agent profile with an invalid field is dropped, so "
-                   "every use of it is also reported as \"unknown agent ... define it under "
-                   "'agents'\", although it is defined there")
 @pytest.mark.parametrize("name", ["015_unknown_agent_profile_key.yaml",
                                   "049_agent_invalid_regex.yaml",
                                   "061_agent_extends_unknown.yaml",

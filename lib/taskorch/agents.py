@@ -111,7 +111,7 @@ BUILTIN: dict[str, AgentProfile] = {
 
 def unknown_placeholders(element: str) -> list[str]:
     """Every `{word}` in an argv element that is not a placeholder taskorch fills."""
-    return [m for m in re.findall(r"\{[a-z_]+\}", element)
+    return [m for m in re.findall(r"\{[A-Za-z_-]+\}", element)
             if m not in PLACEHOLDERS and m != MODEL_ARGS]
 
 

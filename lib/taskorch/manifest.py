@@ -104,19 +104,35 @@ class Manifest:
 Check = Callable[[Any], "str | None"]
 
 
+def _yaml(value: Any) -> str:
+    """A value as YAML spells it: true, null, 'text'."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    return repr(value)
+
+
+def _as_list_hint(value: str) -> str:
+    parts = [p.strip() for p in value.split(",")] if "," in value else value.split()
+    return "[" + ", ".join(repr(p) for p in parts if p) + "]"
+
+
 def _kind(value: Any) -> str:
     return {dict: "a mapping", list: "a list", str: "a string", bool: "true/false",
             int: "a number", float: "a number", type(None): "null"}.get(type(value), "a value")
 
 
 def is_str(value: Any) -> str | None:
-    return None if isinstance(value, str) else f"must be a string, not {_kind(value)}; quote it"
+    if isinstance(value, str):
+        return None
+    if value is None:
+        return "is empty; give a value"
+    return f"must be a string, not {_kind(value)}; quote it"
 
 
 def is_nonempty_str(value: Any) -> str | None:
     if isinstance(value, str) and value.strip():
         return None
-    return is_str(value) or "must not be empty"
+    return is_str(value) or "must not be empty; give a value"
 
 
 def is_opt_str(value: Any) -> str | None:
@@ -130,7 +146,7 @@ def is_bool(value: Any) -> str | None:
 def is_positive_int(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return None
-    return f"must be a whole number of 1 or more, not {value!r}"
+    return f"must be a whole number of 1 or more, not {_yaml(value)}"
 
 
 def is_opt_positive_int(value: Any) -> str | None:
@@ -138,16 +154,17 @@ def is_opt_positive_int(value: Any) -> str | None:
 
 
 def is_str_list(value: Any) -> str | None:
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+    """Lists are checked entry by entry in check_fields, so each bad entry gets its own path."""
+    if isinstance(value, list):
         return None
     if isinstance(value, str):
-        return f"must be a list of strings; write [{value!r}]"
+        return f"must be a list of strings; write {_as_list_hint(value)}"
     return f"must be a list of strings, not {_kind(value)}"
 
 
 def is_regex_list(value: Any) -> str | None:
     problem = is_str_list(value)
-    if problem:
+    if problem or not all(isinstance(p, str) for p in value):
         return problem
     for pattern in value:
         try:
@@ -167,7 +184,7 @@ def one_of(*choices: str) -> Check:
     def check(value: Any) -> str | None:
         if value in choices:
             return None
-        return f"must be one of {', '.join(choices)}, not {value!r}"
+        return f"must be one of {', '.join(choices)}, not {_yaml(value)}"
     return check
 
 
@@ -191,6 +208,8 @@ TOP_FIELDS: dict[str, Check] = {
     "phases": is_list,
 }
 TOP_REQUIRED = ("repo", "phases")
+FIELD_HINTS = {"repo": "owner/name, a git URL, a local path or demo",
+               "workdir": "a directory path", "id": "a short id such as t1"}
 PHASE_FIELDS: dict[str, Check] = {"name": is_nonempty_str, "tasks": is_list}
 TASK_FIELDS: dict[str, Check] = {
     "id": is_str, "issue": is_opt_positive_int, "title": is_str, "files": is_str_list,
@@ -200,6 +219,7 @@ TASK_FIELDS: dict[str, Check] = {
     "startedAt": is_opt_str, "lastProgress": is_opt_str, "completedAt": is_opt_str,
     "prNumber": is_opt_positive_int,
 }
+LIST_CHECKS = (is_str_list, is_regex_list)
 AGENT_FIELDS: dict[str, Check] = {
     "command": is_str_list, "extends": one_of(*agent_profiles.BUILTIN), "model_args": is_str_list,
     "stdin": is_bool, "interactive": is_bool, "waiting": is_regex_list, "idle": is_regex_list,
@@ -219,8 +239,15 @@ def check_fields(source: Source, path: FieldPath, value: dict[str, Any],
             source.error(path + (key,), f"unknown key '{key}'; {hint}")
             ok = False
         elif (problem := check(item)) is not None:
-            source.error(path + (key,), problem)
+            hint = FIELD_HINTS.get(key)
+            source.error(path + (key,), problem.replace("give a value", f"give {hint}")
+                         if hint else problem)
             ok = False
+        elif check in LIST_CHECKS:
+            for i, entry in enumerate(item):
+                if not isinstance(entry, str):
+                    source.error(path + (key, i), f"must be a string, not {_kind(entry)}; quote it")
+                    ok = False
     for key in required:
         if key not in value:
             source.error(path, f"missing required key '{key}'; add it")
@@ -257,8 +284,7 @@ def load_text(text: str, path: Path) -> Manifest:
     phases = _phases(source, data.get("phases"))
     _check_agents(source, data, phases, profiles)
     _check_prompts(source, path.parent, phases)
-    if not source.errors:
-        _check_dependencies(source, phases)
+    _check_dependencies(source, phases, _raw_ids(data))
     if source.errors:
         raise ManifestError(source.errors)
     root = path.parent
@@ -296,11 +322,14 @@ def _agents(source: Source, raw: Any) -> dict[str, agent_profiles.AgentProfile]:
         if command is not None and not command:
             source.error(path + ("command",), "must name a program: [program, args...]")
             continue
-        for element in (command or []) + spec.get("model_args", []):
-            for bad in agent_profiles.unknown_placeholders(element):
-                source.error(path + ("command",), f"unknown placeholder {bad}; use one of "
-                             f"{', '.join(agent_profiles.PLACEHOLDERS)}")
-        profiles[name] = agent_profiles.profile_from_manifest(name, spec)
+        bad = [(field, placeholder) for field in ("command", "model_args")
+               for element in spec.get(field, [])
+               for placeholder in agent_profiles.unknown_placeholders(element)]
+        for field, placeholder in bad:
+            source.error(path + (field,), f"unknown placeholder {placeholder}; use one of "
+                         f"{', '.join(agent_profiles.PLACEHOLDERS)}")
+        if not bad:
+            profiles[name] = agent_profiles.profile_from_manifest(name, spec)
     return profiles
 
 
@@ -369,7 +398,11 @@ def _check_file(source: Source, path: FieldPath, entry: str) -> str | None:
     if not entry.strip() or "\0" in entry:
         source.error(path, "must be a non-empty path inside the repository")
         return None
-    if entry.startswith(("/", "~")) or re.match(r"^[A-Za-z]:[\\/]", entry):
+    if entry.startswith("~"):
+        source.error(path, f"{entry!r} points into a home directory; give a path relative to the "
+                     "repository root")
+        return None
+    if entry.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", entry):
         source.error(path, f"{entry!r} is absolute; give the path relative to the repository root")
         return None
     parts = entry.replace("\\", "/").split("/")
@@ -383,16 +416,21 @@ def _check_file(source: Source, path: FieldPath, entry: str) -> str | None:
 
 def _check_agents(source: Source, data: dict[str, Any], phases: list[Phase],
                   profiles: dict[str, agent_profiles.AgentProfile]) -> None:
-    known = {**agent_profiles.BUILTIN, **profiles}
-    choices = ", ".join(sorted(known))
-    default = data.get("agent", DEFAULT_AGENT)
-    if isinstance(default, str) and default not in known:
-        source.error(("agent",), f"unknown agent '{default}'; use one of {choices} "
-                     "or define it under 'agents'")
+    # A profile that failed its own checks is still defined: do not call it unknown as well.
+    defined = data.get("agents") if isinstance(data.get("agents"), dict) else {}
+    known = sorted({*agent_profiles.BUILTIN, *profiles, *defined})
+
+    def check(path: FieldPath, name: Any) -> None:
+        if isinstance(name, str) and name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            source.error(path, f"unknown agent '{name}'; {hint}use one of {', '.join(known)} "
+                         "or define it under 'agents'")
+
+    check(("agent",), data.get("agent", DEFAULT_AGENT))
     for task in (t for phase in phases for t in phase.tasks):
-        if task.agent and task.agent not in known:
-            source.error(task.source_path + ("agent",), f"unknown agent '{task.agent}'; "
-                         f"use one of {choices} or define it under 'agents'")
+        if task.agent:
+            check(task.source_path + ("agent",), task.agent)
 
 
 def _check_prompts(source: Source, root: Path, phases: list[Phase]) -> None:
@@ -408,26 +446,43 @@ def _check_prompts(source: Source, root: Path, phases: list[Phase]) -> None:
             source.error(where, f"template prompts/{task.prompt} not found; create it or fix the name")
 
 
-def _check_dependencies(source: Source, phases: list[Phase]) -> None:
+def _raw_ids(data: dict[str, Any]) -> set[str]:
+    """Every id written in the manifest, including tasks that failed other checks."""
+    phases = data.get("phases") if isinstance(data.get("phases"), list) else []
+    return {task["id"] for phase in phases if isinstance(phase, dict)
+            for task in (phase.get("tasks") if isinstance(phase.get("tasks"), list) else [])
+            if isinstance(task, dict) and isinstance(task.get("id"), str)}
+
+
+def _check_dependencies(source: Source, phases: list[Phase], written: set[str]) -> None:
     """Duplicate ids, unknown or self dependencies, cycles, and dependencies on later phases."""
     by_id: dict[str, Task] = {}
+    folded: dict[str, Task] = {}
     for task in (t for phase in phases for t in phase.tasks):
         if task.id in by_id:
             first = source.line(by_id[task.id].source_path)
             source.error(task.source_path + ("id",), f"duplicate id '{task.id}' "
                          f"(first used on line {first}); give each task its own id")
+        elif task.id.lower() in folded:
+            other = folded[task.id.lower()]
+            source.error(task.source_path + ("id",), f"'{task.id}' differs from '{other.id}' "
+                         f"(line {source.line(other.source_path)}) only in case, so their "
+                         "branches and worktrees clash on some systems; rename one")
         else:
             by_id[task.id] = task
+            folded[task.id.lower()] = task
     for task in by_id.values():
         for d, dep in enumerate(task.depends_on):
             where = task.source_path + ("dependsOn", d)
-            if dep == task.id:
+            if dep in task.depends_on[:d]:
+                source.error(where, f"'{dep}' is listed twice; keep one")
+            elif dep == task.id:
                 source.error(where, f"task '{task.id}' depends on itself; remove it")
-            elif dep not in by_id:
-                close = difflib.get_close_matches(dep, by_id, n=1)
+            elif dep not in written:
+                close = difflib.get_close_matches(dep, written, n=1)
                 hint = f"did you mean '{close[0]}'?" if close else "check the id"
                 source.error(where, f"unknown task '{dep}'; {hint}")
-            elif by_id[dep].phase > task.phase:
+            elif dep in by_id and by_id[dep].phase > task.phase:
                 source.error(where, f"'{task.id}' ({phases[task.phase].name}) depends on "
                              f"'{dep}' in a later phase ({phases[by_id[dep].phase].name}), which "
                              "the phase gate makes a cycle; move one of them")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,13 @@ class Source:
         return self.lines.get(path, 1)
 
     def error(self, path: FieldPath, message: str) -> None:
-        self.errors.append(f"{self.name}:{self.line(path)}: {render_path(path)}: {message}")
+        text = f"{self.name}:{self.line(path)}: {render_path(path)}: {message}"
+        self.errors.append(one_line(text))
+
+
+def one_line(text: str) -> str:
+    """Show control characters (newlines, escapes) as escapes, so an error stays one line."""
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], text)
 
 
 def display_name(path: Path) -> str:
@@ -77,22 +84,75 @@ def parse(text: str, name: str) -> Source:
         if node is not None:
             source.data = _build(loader, node, (), source)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        problem = (exc.problem or exc.context or "invalid YAML").strip()
-        source.errors.append(f"{name}:{line}: syntax: {problem}; fix the YAML syntax there")
+        source.errors.append(one_line(f"{name}:{_syntax_line(exc)}: syntax: {_syntax_message(exc)}"))
+    except RecursionError:
+        source.errors.append(f"{name}:1: syntax: the YAML nests too deeply to read; flatten it")
     except yaml.YAMLError as exc:
-        source.errors.append(f"{name}:1: syntax: {exc}; fix the YAML syntax")
+        source.errors.append(one_line(f"{name}:1: syntax: {exc}; fix the YAML syntax"))
     finally:
         loader.dispose()
     return source
 
 
-def _build(loader: yaml.SafeLoader, node: yaml.Node, path: FieldPath, source: Source) -> Any:
+def _comment_swallowed(loader: yaml.SafeLoader, node: yaml.Node) -> bool:
+    """`issue: #3` reads as null plus a comment; a comment right after ':' with no space is
+    almost always a value the user meant."""
+    if node.value not in ("", None):
+        return False
+    buffer = node.start_mark.buffer or ""
+    line_end = buffer.find("\n", node.start_mark.pointer)
+    rest = buffer[node.start_mark.pointer: line_end if line_end >= 0 else None]
+    return bool(re.match(r"\s*#\S", rest))
+
+
+class _SelfReference(yaml.MarkedYAMLError):
+    pass
+
+
+# Unclosed brackets and quotes are reported by PyYAML where it gave up (often the end of the
+# file); the line where the construct opened is the one a person needs.
+_OPENED_AT = {"flow sequence": "'['", "flow mapping": "'{'", "quoted scalar": "quote"}
+
+
+def _syntax_line(exc: yaml.MarkedYAMLError) -> int:
+    context = exc.context or ""
+    mark = exc.context_mark if exc.context_mark and any(w in context for w in _OPENED_AT) else None
+    mark = mark or exc.problem_mark or exc.context_mark
+    return mark.line + 1 if mark else 1
+
+
+def _syntax_message(exc: yaml.MarkedYAMLError) -> str:
+    problem = (exc.problem or exc.context or "invalid YAML").strip()
+    if "'\\t'" in problem or "\t" in problem:
+        return f"{problem}; indent with spaces, not tabs"
+    opened = next((what for key, what in _OPENED_AT.items() if key in (exc.context or "")), None)
+    if opened:
+        return f"{problem}; the {opened} opened on this line is not closed; close it"
+    return problem if ";" in problem else f"{problem}; fix the YAML syntax there"
+
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+NULL_TAG = "tag:yaml.org,2002:null"
+
+
+def _build(loader: yaml.SafeLoader, node: yaml.Node, path: FieldPath, source: Source,
+           open_nodes: frozenset[int] = frozenset()) -> Any:
+    if id(node) in open_nodes:
+        raise _SelfReference(None, None, "this anchored collection contains an alias to itself; "
+                             "write the value out instead", node.start_mark)
     source.lines[path] = node.start_mark.line + 1
+    inner = open_nodes | {id(node)}
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
+        merged: dict[str, Any] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                for src in sources:
+                    value = _build(loader, src, path, source, inner)
+                    if isinstance(value, dict):
+                        merged = {**value, **merged}
+                continue
             key = loader.construct_object(key_node)
             if not isinstance(key, str):
                 source.lines[path + (str(key),)] = key_node.start_mark.line + 1
@@ -103,10 +163,13 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: FieldPath, source: So
                 source.lines[child] = key_node.start_mark.line + 1
                 source.error(child, f"duplicate key '{key}'; keep only one of them")
                 continue
-            result[key] = _build(loader, value_node, child, source)
-        return result
+            result[key] = _build(loader, value_node, child, source, inner)
+            if value_node.tag == NULL_TAG and _comment_swallowed(loader, value_node):
+                source.error(child, f"is empty because '#' starts a YAML comment; quote the "
+                             f"value or drop the '#'")
+        return {**merged, **result}
     if isinstance(node, yaml.SequenceNode):
-        return [_build(loader, item, path + (i,), source) for i, item in enumerate(node.value)]
+        return [_build(loader, item, path + (i,), source, inner) for i, item in enumerate(node.value)]
     value = loader.construct_object(node)
     if isinstance(value, (_dt.datetime, _dt.date)):
         # Unquoted timestamps are a YAML type; the manifest keeps them as the text written.
