@@ -126,16 +126,20 @@ def main() -> None:
             launch_t, _ = timed(lambda: run_doit(cwd, "launch")[0], args.repeat)
             rows.append((n, plan_t, launch_t, in_process(cwd / "orchestrator.yaml", args.repeat)))
 
-    n0, plan0, launch0 = rows[0][0], statistics.median(rows[0][1]), statistics.median(rows[0][2])
-    print(f"Whole processes, seconds (median and min of {args.repeat} after 1 warm-up); "
-          f"x{n0} = time / time at {n0} tasks (linear = N/{n0})")
-    print(f"{'tasks':>6} {'N/' + str(n0):>6} | {'plan med':>8} {'min':>6} {'s/1k':>6} "
-          f"{'x' + str(n0):>6} | {'launch med':>10} {'min':>6} {'s/1k':>6} {'x' + str(n0):>6}")
-    for n, plan_t, launch_t, _ in rows:
-        p, la = statistics.median(plan_t), statistics.median(launch_t)
-        print(f"{n:>6} {n / n0:>6.0f} | {p:>8.3f} {min(plan_t):>6.3f} {p * 1000 / n:>6.3f} "
-              f"{p / plan0:>6.1f} | {la:>10.3f} {min(launch_t):>6.3f} {la * 1000 / n:>6.3f} "
-              f"{la / launch0:>6.1f}")
+    n0 = rows[0][0]
+    print(f"Whole processes, seconds (median and min of {args.repeat} after 1 warm-up). "
+          f"x{n0}: median / median at {n0} tasks (linear: N/{n0}); xprev: / previous size")
+    print(f"{'tasks':>6} {'N/' + str(n0):>5} | {'plan med':>8} {'min':>6} {'s/1k':>6} "
+          f"{'x' + str(n0):>5} {'xprev':>5} | {'launch med':>10} {'min':>6} {'s/1k':>6} "
+          f"{'x' + str(n0):>5} {'xprev':>5}")
+    meds = [(statistics.median(p), statistics.median(la)) for _, p, la, _ in rows]
+    for i, (n, plan_t, launch_t, _) in enumerate(rows):
+        cells = []
+        for k, times in enumerate((plan_t, launch_t)):
+            med = meds[i][k]
+            cells.append(f"{med:>{8 + 2 * k}.3f} {min(times):>6.3f} {med * 1000 / n:>6.3f} "
+                         f"{med / meds[0][k]:>5.1f} {med / meds[max(i - 1, 0)][k]:>5.1f}")
+        print(f"{n:>6} {n / n0:>5.0f} | {cells[0]} | {cells[1]}")
     print(f"\nIn process, seconds (median of {args.repeat})")
     print(f"{'tasks':>6} | {'load':>7} {'build':>7} {'waves':>7} {'sum':>7} {'s/1k':>6}")
     for n, _, _, parts in rows:
