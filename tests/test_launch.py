@@ -36,8 +36,8 @@ def launches(control, task_id: str) -> int:
     return sum(new == "running" for new, _ in events(control, task_id))
 
 
-def test_launch_starts_exactly_the_open_first_phase_tasks(control):
-    control.write(TWELVE)
+def test_launch_starts_exactly_the_open_first_phase_tasks(control, remote):
+    control.write({**TWELVE, "repo": str(remote)})
     out = control.doit("launch").stdout
     status = control.status()
     running = {t for t, s in status.items() if s["status"] == "running"}

@@ -59,7 +59,7 @@ class Project:
                 if blockers:
                     out[task.id] = View(row, "blocked", "; ".join(blockers))
                 else:
-                    out[task.id] = View(row, "pending", "ready; waits for a free slot")
+                    out[task.id] = View(row, "pending", "gates open; starts when a slot is free")
             else:
                 out[task.id] = View(row, row.status, row.reason)
         return out

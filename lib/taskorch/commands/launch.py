@@ -27,8 +27,13 @@ class LaunchRun:
 
     def views(self) -> dict[str, View]:
         if self._views is None:
-            with lock.hold(self.project.layout.lock):
-                self._views = self.project.record_gates()
+            try:
+                with lock.hold(self.project.layout.lock):
+                    self._views = self.project.record_gates()
+            except lock.Busy:
+                # Another run holds the lock for long (a big clone, say): decide from what the
+                # store says now; each launch action still checks again under the lock.
+                self._views = self.project.views()
         return self._views
 
     def up_to_date(self, task_id: str) -> bool:
