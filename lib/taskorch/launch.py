@@ -34,19 +34,23 @@ class Outcome:
 
 
 def launch(project: Project, task_id: str) -> Outcome:
-    """Start `task_id` if its gates are open and a slot is free; say why not otherwise."""
-    views = project.record_gates()
-    view = views[task_id]
-    if view.row.status not in NOT_STARTED:
-        return Outcome(task_id, False, f"{task_id} is already {view.status}")
-    if view.status == "blocked":
-        return Outcome(task_id, False, view.reason)
-    running, cap = project.running(views), project.manifest.max_parallel
+    """Start `task_id` if its gates are open and a slot is free; say why not otherwise.
+
+    Cheap checks first: a run with many ready tasks and no free slot asks this once per task.
+    """
+    row = project.store.get(task_id)
+    if row is None or row.status not in NOT_STARTED:
+        return Outcome(task_id, False, f"{task_id} is already {row.status if row else 'unknown'}")
+    running, cap = project.store.count("running"), project.manifest.max_parallel
     if running >= cap:
         return Outcome(task_id, False, f"{task_id} is ready and waits for a free slot "
                                        f"({running} of max_parallel {cap} running)")
+    statuses = {task: r.status for task, r in project.store.rows().items()}
+    blockers = project.plan.blockers(task_id, statuses)
+    if blockers:
+        return Outcome(task_id, False, "; ".join(blockers))
     try:
-        return start(project, project.manifest.task(task_id), view.row.attempts + 1)
+        return start(project, project.manifest.task(task_id), row.attempts + 1)
     except LAUNCH_ERRORS as exc:
         raise LaunchError(f"{task_id}: {exc}") from None
 

@@ -66,13 +66,22 @@ class Plan:
         return [(waited, f"{task_id} waits for {waited}: {'; '.join(texts)}")
                 for waited, texts in merged.items()]
 
-    def blockers(self, task_id: str, status: dict[str, str]) -> list[str]:
-        """Why `task_id` cannot start yet, one sentence per open wait; empty when it may start."""
+    def unfinished(self, status: dict[str, str]) -> dict[str, list[str]]:
+        """Per phase gate, the tasks of that phase not yet done (computed once, used by all)."""
+        return {self.gate_id(p): [t.id for t in phase.tasks if status.get(t.id) not in DONE_STATES]
+                for p, phase in enumerate(self.manifest.phases)}
+
+    def blockers(self, task_id: str, status: dict[str, str],
+                 unfinished: dict[str, list[str]] | None = None) -> list[str]:
+        """Why `task_id` cannot start yet, one sentence per open wait; empty when it may start.
+
+        Pass `unfinished` from `unfinished(status)` when asking for many tasks at once.
+        """
         out = []
         for waited, sentence in self.reasons(task_id):
             if waited.startswith("phase:"):
                 phase = self.manifest.phases[self.phase_of_gate(waited)]
-                left = [t.id for t in phase.tasks if status.get(t.id) not in DONE_STATES]
+                left = (unfinished or self.unfinished(status))[waited]
                 if left:
                     shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
                     out.append(f"{task_id} waits for {phase.name}: {shown} not complete yet")

@@ -51,11 +51,12 @@ class Project:
         """Each task's state; not-started tasks are `blocked` or `pending` by their gates now."""
         rows = rows if rows is not None else self.store.rows()
         statuses = {task_id: row.status for task_id, row in rows.items()}
+        unfinished = self.plan.unfinished(statuses)
         out = {}
         for task in self.manifest.tasks:
             row = rows[task.id]
             if row.status in NOT_STARTED:
-                blockers = self.plan.blockers(task.id, statuses)
+                blockers = self.plan.blockers(task.id, statuses, unfinished)
                 if blockers:
                     out[task.id] = View(row, "blocked", "; ".join(blockers))
                 else:

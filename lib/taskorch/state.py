@@ -120,6 +120,9 @@ class Store:
     def rows(self) -> dict[str, TaskRow]:
         return {r["id"]: TaskRow(**dict(r)) for r in self.db.execute("SELECT * FROM tasks")}
 
+    def count(self, status: str) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM tasks WHERE status = ?", (status,)).fetchone()[0]
+
     def get(self, task_id: str) -> TaskRow | None:
         r = self.db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
         return TaskRow(**dict(r)) if r else None
