@@ -6,6 +6,7 @@ output, so every call bakes `_tty_out=False`, `--no-pager` and `color.ui=never`.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -13,17 +14,23 @@ from pathlib import Path
 
 import sh
 
-_GIT = sh.Command("git").bake("--no-pager", "-c", "color.ui=never", _tty_out=False,
-                              _env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
-
-
 class GitError(Exception):
     """A git command failed; the message is git's own first line of complaint."""
 
 
+@functools.cache
+def _git() -> sh.Command:
+    try:
+        command = sh.Command("git")
+    except sh.CommandNotFound:
+        raise GitError("git is not installed; install it (e.g. apt-get install git)") from None
+    return command.bake("--no-pager", "-c", "color.ui=never", _tty_out=False,
+                        _env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+
+
 def run(*args: str, cwd: Path | str | None = None) -> str:
     try:
-        return str(_GIT(*args, _cwd=str(cwd) if cwd else None)).strip()
+        return str(_git()(*args, _cwd=str(cwd) if cwd else None)).strip()
     except sh.ErrorReturnCode as exc:
         stderr = exc.stderr.decode(errors="replace").strip().splitlines()
         detail = next((line for line in stderr if line.startswith(("fatal", "error"))),

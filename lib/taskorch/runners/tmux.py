@@ -36,7 +36,11 @@ class TmuxRunner:
             config.write_text(CONFIG)
         where = ("-S", socket_path) if socket_path else ("-L", socket_name)
         self.where = where
-        self._tmux = sh.Command("tmux").bake(*where, "-f", str(config), _tty_out=False)
+        try:
+            tmux = sh.Command("tmux")
+        except sh.CommandNotFound:
+            raise TmuxError("tmux is not installed; install it (e.g. apt-get install tmux)") from None
+        self._tmux = tmux.bake(*where, "-f", str(config), _tty_out=False)
 
     def attach_argv(self, session: str) -> list[str]:
         return ["tmux", *self.where, "attach-session", "-t", f"={session}"]
