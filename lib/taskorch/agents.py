@@ -13,6 +13,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PLACEHOLDERS = ("{prompt}", "{prompt_file}", "{model}", "{task_id}", "{worktree}")
+# Key names an answer may press after its text; fixed here, never taken from agent output.
+KEYS = ("Enter", "Escape", "Tab", "Up", "Down", "Left", "Right", "Space", "BSpace")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A question an agent may be answered without a person: `match` on screen -> send, keys."""
+
+    match: str
+    send: str = ""
+    keys: tuple[str, ...] = ("Enter",)
 MODEL_ARGS = "{model_args}"
 
 
@@ -27,6 +38,7 @@ class AgentProfile:
     idle: tuple[str, ...] = ()
     error: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+    answers: tuple[Answer, ...] = ()
 
     def argv(self, *, prompt_file: str, model: str | None, task_id: str, worktree: str) -> list[str]:
         """The argv with every placeholder but {prompt} filled in (the wrapper fills that one)."""
@@ -120,7 +132,7 @@ def profile_from_manifest(name: str, raw: dict[str, Any]) -> AgentProfile:
     base = BUILTIN.get(raw.get("extends", ""), None)
     defaults: dict[str, Any] = {} if base is None else {
         k: getattr(base, k) for k in ("command", "model_args", "stdin", "interactive", "waiting",
-                                      "idle", "error", "env")}
+                                      "idle", "error", "env", "answers")}
     merged = {**defaults, **{k: v for k, v in raw.items() if k != "extends"}}
     return AgentProfile(
         name=name,
@@ -132,4 +144,7 @@ def profile_from_manifest(name: str, raw: dict[str, Any]) -> AgentProfile:
         idle=tuple(merged.get("idle", ())),
         error=tuple(merged.get("error", ())),
         env=dict(merged.get("env", {})),
+        answers=tuple(a if isinstance(a, Answer) else
+                      Answer(a["match"], a.get("send", ""), tuple(a.get("keys", ["Enter"])))
+                      for a in merged.get("answers", ())),
     )

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from taskorch.commands import launch, plan, status
+from taskorch.commands import cron, heartbeat, launch, operator, plan, status
 from taskorch.manifest import ManifestError
 from taskorch.project import Project
 from taskorch.reporter import Reporter
@@ -45,5 +45,8 @@ def namespace(dodo_file: str) -> dict[str, Any]:
         "task_plan": plan.creator(project),
         "task_launch": launch.creator(project),
         "task_status": status.creator(project),
+        "task_heartbeat": heartbeat.creator(project),
+        "task_cron": cron.creator(project),
+        **operator.creators(project),
         **launch.gate_creators(project),
     }

@@ -105,3 +105,24 @@ def ensure_worktree(clone: Path, path: Path, branch: str, start: str) -> None:
 
 def commits_beyond(worktree: Path, base: str) -> int:
     return int(run("rev-list", "--count", "HEAD", "--not", base, cwd=worktree) or 0)
+
+
+def branch_head(clone: Path, branch: str) -> str | None:
+    """The commit a branch points at, read from the ref files: no process, so a heartbeat can
+    ask for every running task each tick (a new commit counts as progress)."""
+    loose = clone / ".git" / "refs" / "heads" / branch
+    try:
+        return loose.read_text().strip()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        pass
+    try:
+        packed = (clone / ".git" / "packed-refs").read_text()
+    except FileNotFoundError:
+        return None
+    suffix = f" refs/heads/{branch}"
+    return next((line.split(" ", 1)[0] for line in packed.splitlines() if line.endswith(suffix)),
+                None)
+
+
+def is_dirty(worktree: Path) -> bool:
+    return bool(run("status", "--porcelain", "--untracked-files=all", cwd=worktree))

@@ -55,7 +55,9 @@ def launch(project: Project, task_id: str) -> Outcome:
         raise LaunchError(f"{task_id}: {exc}") from None
 
 
-def start(project: Project, task: Task, attempt: int) -> Outcome:
+def start(project: Project, task: Task, attempt: int, template: str | None = None,
+          extra: dict[str, Any] | None = None) -> Outcome:
+    """Run attempt `attempt` of `task` in its worktree; `template` and `extra` make a restart."""
     manifest, layout = project.manifest, project.layout
     url = repo.remote_url(manifest.repo, manifest.root, layout.root)
     git.ensure_clone(url, layout.clone)
@@ -67,11 +69,15 @@ def start(project: Project, task: Task, attempt: int) -> Outcome:
     branch = git.check_branch(git.branch_name(task.id, task.title, task.issue))
     worktree = layout.worktree(task.id)
     git.ensure_worktree(layout.clone, worktree, branch, base)
+    row = project.store.get(task.id)
+    base_commit = (row.base_commit if row and row.base_commit
+                   else git.run("merge-base", "HEAD", base, cwd=worktree))
 
     prompt_file = layout.prompt_file(task.id, attempt)
-    context = prompt_context(project, task, branch, attempt)
+    context = {**prompt_context(project, task, branch, attempt), **(extra or {})}
     write_atomic(prompt_file, prompts.render(manifest.root / "prompts",
-                                             task.prompt or prompts.TASK_TEMPLATE, context))
+                                             template or task.prompt or prompts.TASK_TEMPLATE,
+                                             context))
     profile = manifest.profile(task)
     spec = {
         "argv": profile.argv(prompt_file=str(prompt_file), model=manifest.model_for(task),
@@ -96,7 +102,9 @@ def start(project: Project, task: Task, attempt: int) -> Outcome:
         how = f"adopted its live session (attempt {attempt}, agent {profile.name})"
     project.store.transition(task.id, "running", how, attempts=attempt, branch=branch,
                              worktree=str(worktree), session=session, started_at=now(),
-                             last_progress=now())
+                             last_progress=now(), base_commit=base_commit,
+                             head=git.branch_head(layout.clone, branch), screen=None,
+                             activity=None, nudged_at=None, retry_at=None, answered=None)
     return Outcome(task.id, True, f"{task.id}: {how} in session {session}, branch {branch}")
 
 

@@ -32,6 +32,15 @@ class Layout:
         return self.root / "tmux.conf"
 
     @property
+    def heartbeat_log(self) -> Path:
+        return self.root / "heartbeat.log"
+
+    @property
+    def rerun(self) -> Path:
+        """Touched by a heartbeat that found another one running: run once more."""
+        return self.root / "heartbeat.rerun"
+
+    @property
     def demo(self) -> Path:
         return self.root / "demo"
 
@@ -52,6 +61,10 @@ class Layout:
 
     def exit_file(self, task_id: str, attempt: int) -> Path:
         return self.run_dir(task_id) / f"attempt-{attempt}.exit"
+
+    def failure_file(self, task_id: str, attempt: int) -> Path:
+        """Why attempt N failed, with its log tail: the context of the retry prompt."""
+        return self.run_dir(task_id) / f"attempt-{attempt}.failure.json"
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:

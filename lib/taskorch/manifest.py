@@ -22,6 +22,8 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 DEFAULT_WORKDIR = ".orchestrator"
 DEFAULT_AGENT = "codex"
 DEFAULT_MAX_PARALLEL = 4
+HEARTBEAT_DEFAULTS = {"stall_minutes": 20, "max_attempts": 3, "retry_backoff_seconds": 10,
+                      "verify_timeout_minutes": 30, "hook": True}
 RUNTIME_FIELDS = ("status", "worktree", "tmuxSession", "startedAt", "lastProgress",
                   "completedAt", "prNumber")
 
@@ -74,6 +76,11 @@ class Manifest:
     same_file: str = "serialize"
     socket: str | None = None
     created: str | None = None
+    stall_minutes: float = HEARTBEAT_DEFAULTS["stall_minutes"]
+    max_attempts: int = HEARTBEAT_DEFAULTS["max_attempts"]
+    retry_backoff_seconds: float = HEARTBEAT_DEFAULTS["retry_backoff_seconds"]
+    verify_timeout_minutes: float = HEARTBEAT_DEFAULTS["verify_timeout_minutes"]
+    hook: bool = True
 
     @property
     def root(self) -> Path:
@@ -153,6 +160,41 @@ def is_opt_positive_int(value: Any) -> str | None:
     return None if value is None else is_positive_int(value)
 
 
+def is_positive_number(value: Any) -> str | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return None
+    return f"must be a number above 0, not {_yaml(value)}"
+
+
+def is_number(value: Any) -> str | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return None
+    return f"must be a number of 0 or more, not {_yaml(value)}"
+
+
+def is_answer_list(value: Any) -> str | None:
+    """[{match: regex, send: text, keys: [Enter]}]: what an agent may be answered, and how."""
+    if not isinstance(value, list):
+        return f"must be a list of {{match, send, keys}} mappings, not {_kind(value)}"
+    for i, answer in enumerate(value):
+        if not isinstance(answer, dict) or not isinstance(answer.get("match"), str):
+            return f"entry {i} must be a mapping with a 'match' regular expression"
+        unknown = set(answer) - {"match", "send", "keys"}
+        if unknown:
+            return f"entry {i} has unknown key '{sorted(unknown)[0]}'; use match, send, keys"
+        try:
+            re.compile(answer["match"])
+        except re.error as exc:
+            return f"entry {i}: {answer['match']!r} is not a valid regular expression ({exc})"
+        if not isinstance(answer.get("send", ""), str):
+            return f"entry {i}: 'send' must be text"
+        bad = [k for k in answer.get("keys", []) if k not in agent_profiles.KEYS]
+        if not isinstance(answer.get("keys", []), list) or bad:
+            return (f"entry {i}: 'keys' must be a list of key names from "
+                    f"{', '.join(agent_profiles.KEYS)}")
+    return None
+
+
 def is_str_list(value: Any) -> str | None:
     """Lists are checked entry by entry in check_fields, so each bad entry gets its own path."""
     if isinstance(value, list):
@@ -205,7 +247,9 @@ TOP_FIELDS: dict[str, Check] = {
     "created": is_opt_str, "model": is_opt_str, "modelTier": is_opt_str, "socket": is_opt_str,
     "base": is_nonempty_str, "agent": is_nonempty_str, "agents": is_mapping,
     "max_parallel": is_positive_int, "sameFile": one_of("serialize", "allow"),
-    "phases": is_list,
+    "phases": is_list, "stall_minutes": is_positive_number, "max_attempts": is_positive_int,
+    "retry_backoff_seconds": is_number, "verify_timeout_minutes": is_positive_number,
+    "hook": is_bool,
 }
 TOP_REQUIRED = ("repo", "phases")
 FIELD_HINTS = {"repo": "owner/name, a git URL, a local path or demo",
@@ -223,7 +267,7 @@ LIST_CHECKS = (is_str_list, is_regex_list)
 AGENT_FIELDS: dict[str, Check] = {
     "command": is_str_list, "extends": one_of(*agent_profiles.BUILTIN), "model_args": is_str_list,
     "stdin": is_bool, "interactive": is_bool, "waiting": is_regex_list, "idle": is_regex_list,
-    "error": is_regex_list, "env": is_str_map,
+    "error": is_regex_list, "env": is_str_map, "answers": is_answer_list,
 }
 
 
@@ -303,6 +347,7 @@ def load_text(text: str, path: Path) -> Manifest:
         same_file=data.get("sameFile", "serialize"),
         socket=data.get("socket"),
         created=data.get("created"),
+        **{key: data.get(key, default) for key, default in HEARTBEAT_DEFAULTS.items()},
     )
 
 

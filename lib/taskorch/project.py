@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import shlex
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from taskorch import git, plan as plans
-from taskorch.layout import Layout
+from taskorch.layout import Layout, write_atomic
 from taskorch.manifest import Manifest, load
 from taskorch.runners.tmux import TmuxRunner
 from taskorch.state import Store, TaskRow
@@ -45,7 +47,22 @@ class Project:
     def runner(self) -> TmuxRunner:
         digest = hashlib.sha1(str(self.layout.root).encode()).hexdigest()[:8]
         name = f"taskorch-{git.slug(self.manifest.project, 20)}-{digest}"
-        return TmuxRunner(name, self.layout.tmux_conf, self.manifest.socket)
+        hook = self.write_hook() if self.manifest.hook else None
+        return TmuxRunner(name, self.layout.tmux_conf, self.manifest.socket, on_exit=hook)
+
+    def write_hook(self) -> Path:
+        """The script tmux runs when an agent exits: a heartbeat, so dependents start at once."""
+        manifest = self.manifest
+        script = self.layout.root / "heartbeat-hook"
+        text = ("#!/bin/sh\n# Written by taskorch: a heartbeat when an agent exits (tmux pane-died).\n"
+                f"cd {shlex.quote(str(manifest.root))} || exit 0\n"
+                f"TASKORCH_MANIFEST={shlex.quote(str(manifest.path))} exec "
+                f"{shlex.quote(sys.executable)} -m doit heartbeat "
+                f">> {shlex.quote(str(self.layout.heartbeat_log))} 2>&1\n")
+        if not script.exists() or script.read_text() != text:
+            write_atomic(script, text)
+            script.chmod(0o755)
+        return script
 
     def views(self, rows: dict[str, TaskRow] | None = None) -> dict[str, View]:
         """Each task's state; not-started tasks are `blocked` or `pending` by their gates now."""

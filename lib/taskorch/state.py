@@ -36,15 +36,39 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_task ON events(task, seq);
 """
+# Columns the heartbeat added after the first release; `Store` adds them to older databases.
+HEARTBEAT_COLUMNS = {
+    "base_commit": "TEXT",      # the commit the branch started from
+    "head": "TEXT",             # the branch head last seen (a new commit is progress)
+    "screen": "TEXT",           # fingerprint of the screen last seen, spinners and timers removed
+    "activity": "INTEGER",      # the runner's last output time last seen
+    "nudged_at": "TEXT",        # when a stalled agent was last nudged
+    "retry_at": "TEXT",         # when a failed task may be restarted
+    "answered": "TEXT",         # fingerprint of the screen last answered, so nothing is sent twice
+    "says": "TEXT",             # what that screen said: 'waiting:<question>', 'idle' or ''
+
+    "budget_from": "INTEGER NOT NULL DEFAULT 0",  # attempts before the last `doit retry`
+}
 COLUMNS = ("status", "reason", "attempts", "branch", "worktree", "session", "pr_number",
-           "started_at", "completed_at", "last_progress")
+           "started_at", "completed_at", "last_progress", *HEARTBEAT_COLUMNS)
 SEED_COLUMNS = {"worktree": "worktree", "tmuxSession": "session", "prNumber": "pr_number",
                 "startedAt": "started_at", "completedAt": "completed_at",
                 "lastProgress": "last_progress"}
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return stamp(dt.datetime.now(dt.timezone.utc).timestamp())
+
+
+def stamp(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def epoch(text: str | None) -> float | None:
+    if not text:
+        return None
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=dt.timezone.utc).timestamp()
 
 
 @dataclass(frozen=True)
@@ -61,6 +85,15 @@ class TaskRow:
     completed_at: str | None
     last_progress: str | None
     updated_at: str
+    base_commit: str | None = None
+    head: str | None = None
+    screen: str | None = None
+    activity: int | None = None
+    nudged_at: str | None = None
+    retry_at: str | None = None
+    answered: str | None = None
+    budget_from: int = 0
+    says: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +115,17 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        have = {row[1] for row in self.db.execute("PRAGMA table_info(tasks)")}
+        for name, kind in HEARTBEAT_COLUMNS.items():
+            if name not in have:
+                try:
+                    self.db.execute(f"ALTER TABLE tasks ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError as exc:  # another process added it first
+                    if "duplicate column" not in str(exc):
+                        raise
 
     def close(self) -> None:
         self.db.close()
@@ -144,6 +188,23 @@ class Store:
                    (*values.values(), task_id))
         db.execute("INSERT INTO events (at, task, old, new, reason) VALUES (?,?,?,?,?)",
                    (stamp, task_id, old[0] if old else None, new, reason))
+
+    def update(self, changes: dict[str, dict[str, Any]]) -> None:
+        """Record observations that are not state changes (progress, fingerprints), batched."""
+        if not changes:
+            return
+        with self.transaction() as db:
+            for task_id, fields in changes.items():
+                assert not set(fields) - set(COLUMNS), fields
+                db.execute(f"UPDATE tasks SET {', '.join(f'{k} = ?' for k in fields)} WHERE id = ?",
+                           (*fields.values(), task_id))
+
+    def note(self, task_id: str, reason: str) -> None:
+        """Journal something done to a task that kept its state (an answer sent, a nudge)."""
+        with self.transaction() as db:
+            (state,) = db.execute("SELECT status FROM tasks WHERE id = ?", (task_id,)).fetchone()
+            db.execute("INSERT INTO events (at, task, old, new, reason) VALUES (?,?,?,?,?)",
+                       (now(), task_id, state, state, reason))
 
     def transitions(self, changes: list[tuple[str, str, str]]) -> None:
         """Several (task, new state, reason) changes in one transaction."""

@@ -37,5 +37,11 @@ class Runner(Protocol):
     def send(self, session: str, text: str) -> None:
         """Deliver text to a live session as pasted input, never as key names."""
 
+    def press(self, session: str, keys: tuple[str, ...]) -> None:
+        """Press named keys (from agents.KEYS, never from agent output) in a live session."""
+
+    def reap(self) -> None:
+        """Ask the runner to notice exits it may have missed (tmux: SIGCHLD to the server)."""
+
     def stop(self, session: str) -> None:
         """End a session; a session that is already gone is not an error."""

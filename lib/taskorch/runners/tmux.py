@@ -7,7 +7,10 @@ commands even in argv form, and a one-element command goes through a shell.
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
+import signal
 from pathlib import Path
 
 import sh
@@ -23,6 +26,15 @@ set -g default-size 200x50
 FORMAT = "\t".join(["#{session_name}", "#{pane_dead}", "#{pane_dead_status}",
                     "#{pane_dead_signal}", "#{pane_pid}", "#{window_activity}"])
 MARK = "\x1etaskorch-capture\x1e"
+SAFE_PATH = re.compile(r"^[A-Za-z0-9_./+-]+$")
+
+
+def config_text(on_exit: Path | None) -> str:
+    """The server's config. `on_exit` is a script run (in the background) when any pane dies;
+    it goes through tmux's parser and a shell, so only a plain path is accepted."""
+    if on_exit is None or not SAFE_PATH.match(str(on_exit)):
+        return CONFIG
+    return CONFIG + f"set-hook -g pane-died \"run-shell -b '{on_exit}'\"\n"
 
 
 class TmuxError(Exception):
@@ -30,10 +42,12 @@ class TmuxError(Exception):
 
 
 class TmuxRunner:
-    def __init__(self, socket_name: str, config: Path, socket_path: str | None = None):
+    def __init__(self, socket_name: str, config: Path, socket_path: str | None = None,
+                 on_exit: Path | None = None):
         config.parent.mkdir(parents=True, exist_ok=True)
-        if not config.exists() or config.read_text() != CONFIG:
-            config.write_text(CONFIG)
+        text = config_text(on_exit)
+        if not config.exists() or config.read_text() != text:
+            config.write_text(text)
         where = ("-S", socket_path) if socket_path else ("-L", socket_name)
         self.where = where
         try:
@@ -96,6 +110,17 @@ class TmuxRunner:
         buffer = f"taskorch-{session}"
         self._run("load-buffer", "-b", buffer, "-", stdin=text)
         self._run("paste-buffer", "-p", "-d", "-b", buffer, "-t", f"={session}:")
+
+    def press(self, session: str, keys: tuple[str, ...]) -> None:
+        if keys:
+            self._run("send-keys", "-t", f"={session}:", *keys)
+
+    def reap(self) -> None:
+        try:
+            pid = int(self._run("display-message", "-p", "#{pid}").strip())
+        except (TmuxError, ValueError):
+            return
+        os.kill(pid, signal.SIGCHLD)
 
     def stop(self, session: str) -> None:
         try:

@@ -1,0 +1,68 @@
+"""Turn what the heartbeat observed about one task into a verdict. Pure: no I/O here.
+
+Order matters: an exit is the strongest evidence, then a vanished session, then what the screen
+says (a question, the agent idle at its own prompt), and only then the stall clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from taskorch import screen as screens
+from taskorch.agents import AgentProfile
+from taskorch.runners.base import Pane
+
+
+@dataclass(frozen=True)
+class Exit:
+    code: int
+    signal: int | None = None
+
+    def describe(self) -> str:
+        return f"was killed by signal {self.signal}" if self.signal else f"exited {self.code}"
+
+
+@dataclass(frozen=True)
+class Observation:
+    pane: Pane | None     # None: the session (or the whole tmux server) is gone
+    exit: Exit | None     # from the wrapper's exit file, or the dead pane
+    says: str             # what the screen shows: 'waiting:<question>', 'idle' or ''
+    steady: bool          # the screen is the same as at the previous look
+    idle_seconds: float   # since the last real progress (or the last nudge)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: str  # exited | failed | lost | waiting | idle | stalled | running
+    reason: str
+    question: str = ""
+
+
+def reading(profile: AgentProfile, text: str) -> str:
+    """What a freshly captured screen says, kept in the store between captures."""
+    bottom = screens.tail(text)
+    question = screens.find(profile.waiting + tuple(a.match for a in profile.answers), bottom)
+    if question:
+        return f"waiting:{question}"
+    if profile.interactive and screens.find(profile.idle, screens.tail(text, 5)):
+        return "idle"
+    return ""
+
+
+def classify(obs: Observation, profile: AgentProfile, stall_seconds: float) -> Verdict:
+    if obs.exit is not None:
+        if obs.exit.code == 0 and obs.exit.signal is None:
+            return Verdict("exited", "the agent exited 0")
+        return Verdict("failed", f"the agent {obs.exit.describe()}")
+    if obs.pane is None:
+        return Verdict("lost", "its session is gone (the session or the tmux server ended)")
+    if obs.pane.dead:
+        return Verdict("failed", "the agent exited and tmux did not record its status")
+    if obs.says.startswith("waiting:"):
+        question = obs.says.split(":", 1)[1]
+        return Verdict("waiting", f"waiting for input: {question}", question)
+    if obs.says == "idle" and obs.steady and profile.interactive:
+        return Verdict("idle", "idle at its own prompt after finishing")
+    if obs.idle_seconds >= stall_seconds:
+        return Verdict("stalled", f"no progress for {obs.idle_seconds / 60:.1f} min")
+    return Verdict("running", "working")

@@ -1,0 +1,113 @@
+"""What the heartbeat does to a task: complete it, fail it (and schedule a retry), restart it with
+the error in the prompt, nudge it, answer it. Each step writes the journal.
+
+A failure is recorded before anything is restarted, so a heartbeat killed between the two leaves
+an `error` task whose retry time has come, and the next heartbeat restarts it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+
+from taskorch import launch, prompts, screen
+from taskorch.agents import Answer
+from taskorch.classify import Exit
+from taskorch.layout import write_atomic
+from taskorch.manifest import Task
+from taskorch.project import Project
+from taskorch.state import TaskRow, epoch, now, stamp
+from taskorch.verify import Result
+
+BACKOFF_CAP = 600.0
+LOG_TAIL_LINES = 40
+
+
+def backoff(used: int, base: float) -> float:
+    """10 s x 2^n with jitter, capped at 10 min (base 0 turns it off, for tests)."""
+    if base <= 0:
+        return 0.0
+    return min(BACKOFF_CAP, base * 2 ** max(used - 1, 0)) * random.uniform(0.5, 1.0)
+
+
+def budget_left(project: Project, row: TaskRow) -> int:
+    return project.manifest.max_attempts - (row.attempts - row.budget_from)
+
+
+def log_tail(project: Project, task_id: str, lines: int = LOG_TAIL_LINES) -> str:
+    log = project.layout.log(task_id)
+    if not log.exists():
+        return ""
+    with open(log, "rb") as f:
+        f.seek(max(0, log.stat().st_size - 64 * 1024))
+        text = f.read().decode("utf-8", errors="replace")
+    return "\n".join(screen.clean(text).splitlines()[-lines:])
+
+
+def complete(project: Project, task: Task, row: TaskRow, result: Result) -> str:
+    project.store.transition(task.id, "complete", result.reason, completed_at=now(), retry_at=None)
+    if row.session:
+        project.runner.stop(row.session)  # the log stays; an idle TUI is not left running
+    return f"{task.id}: complete ({result.reason})"
+
+
+def fail(project: Project, task: Task, row: TaskRow, reason: str, exit: Exit | None = None,
+         output: str = "") -> str:
+    """Record why this attempt failed, then schedule the next while the budget lasts."""
+    failure = {"reason": reason, "exit_code": exit.code if exit else None,
+               "signal": exit.signal if exit else None, "verify_output": output,
+               "log_tail": log_tail(project, task.id)}
+    write_atomic(project.layout.failure_file(task.id, row.attempts), json.dumps(failure))
+    used, cap = row.attempts - row.budget_from, project.manifest.max_attempts
+    if used < cap:
+        at = time.time() + backoff(used, project.manifest.retry_backoff_seconds)
+        text = f"{reason}; retry {used + 1} of {cap} at {stamp(at)[11:19]} UTC"
+        project.store.transition(task.id, "error", text, retry_at=stamp(at))
+    else:
+        text = (f"{reason}; gave up after {used} attempts "
+                f"(`doit retry {task.id}` starts it again)")
+        project.store.transition(task.id, "error", text, retry_at=None)
+    return f"{task.id}: error: {text}"
+
+
+def retry_due(project: Project, row: TaskRow, at: float) -> bool:
+    due = epoch(row.retry_at)
+    return row.status == "error" and due is not None and due <= at and budget_left(project, row) > 0
+
+
+def restart(project: Project, task: Task, row: TaskRow) -> str:
+    """The next attempt, in the same worktree, told what went wrong last time."""
+    if row.session:
+        project.runner.stop(row.session)  # never two agents on one task
+    path = project.layout.failure_file(task.id, row.attempts)
+    failure = json.loads(path.read_text()) if path.exists() else {"reason": row.reason}
+    extra = {"max_attempts": project.manifest.max_attempts + row.budget_from,
+             "error": failure.get("reason", row.reason), "exit_code": failure.get("exit_code"),
+             "log_tail": failure.get("log_tail", ""),
+             "verify_output": failure.get("verify_output", "")}
+    outcome = launch.start(project, task, row.attempts + 1, template="retry.md.j2", extra=extra)
+    return outcome.message
+
+
+def nudge(project: Project, task: Task, row: TaskRow, idle_seconds: float) -> str:
+    minutes = round(idle_seconds / 60, 1)
+    context = {**launch.prompt_context(project, task, row.branch or "", row.attempts),
+               "stalled_minutes": minutes}
+    text = prompts.render(project.manifest.root / "prompts", "nudge.md.j2", context).strip()
+    project.runner.send(row.session, text)
+    project.runner.press(row.session, ("Enter",))
+    project.store.update({task.id: {"nudged_at": now()}})
+    project.store.note(task.id, f"nudged after {minutes} min without progress")
+    return f"{task.id}: nudged after {minutes} min without progress"
+
+
+def answer(project: Project, task: Task, row: TaskRow, reply: Answer, question: str,
+           fingerprint: str | None) -> str:
+    if reply.send:
+        project.runner.send(row.session, reply.send)
+    project.runner.press(row.session, reply.keys)
+    project.store.update({task.id: {"answered": fingerprint}})
+    sent = " + ".join(([repr(reply.send)] if reply.send else []) + list(reply.keys))
+    project.store.note(task.id, f"answered {question!r} with {sent}")
+    return f"{task.id}: answered {question!r} with {sent}"

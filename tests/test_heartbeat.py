@@ -1,0 +1,147 @@
+"""The heartbeat on real tmux and git, one scripted agent per path it must handle."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import AGENTS, agent_profile, manifest, wait_for
+
+FAST = {"stall_minutes": 0.03, "retry_backoff_seconds": 0, "hook": False}
+
+
+def beat_until(control, predicate, timeout: float = 40, what: str = "the heartbeat to get there"):
+    """Run `doit heartbeat` until predicate(status) holds; return the status."""
+    def step():
+        control.doit("heartbeat")
+        status = control.status()
+        return status if predicate(status) else None
+    return wait_for(step, timeout=timeout, interval=0.1, what=what)
+
+
+def journal(control, task_id: str) -> list[tuple[str, str]]:
+    import sqlite3
+    db = sqlite3.connect(control.workdir / "state.db")
+    return db.execute("SELECT new, reason FROM events WHERE task=? ORDER BY seq", (task_id,)).fetchall()
+
+
+def one_task(control, agent: dict, **extra) -> None:  # type: ignore[no-untyped-def]
+    task = {"id": "a", "title": "the task", "files": ["a.txt"], **extra.pop("task", {})}
+    control.write(manifest([[task]], agent="scripted", agents={"scripted": agent}, **{**FAST, **extra}))
+    control.doit("launch")
+
+
+def test_an_agent_that_commits_and_exits_0_becomes_complete(control):
+    one_task(control, {"command": [sys.executable, "-m", "taskorch.demo_agent", "{prompt_file}"]})
+    status = beat_until(control, lambda s: s["a"]["status"] == "complete")
+    assert "verified: 1 commit(s) beyond its base" in status["a"]["reason"]
+    assert status["a"]["completedAt"]
+    assert "task-a" not in control.sessions()  # its finished session is cleaned up
+
+
+def test_an_allowlisted_question_is_answered_then_the_agent_finishes(control, tmp_path):
+    record = tmp_path / "answers"
+    one_task(control, {**agent_profile("ask.py", str(record), "Trust this folder? (y/n)", "y"),
+                       "answers": [{"match": r"Trust this folder\? \(y/n\)", "send": "y"}]})
+    beat_until(control, lambda s: s["a"]["status"] == "complete")
+    assert record.read_text() == "y\n"
+    assert any("answered 'Trust this folder? (y/n)' with 'y' + Enter" in r for _, r in journal(control, "a"))
+
+
+def test_an_unknown_question_makes_the_task_stuck_and_is_never_answered(control, tmp_path):
+    record = tmp_path / "answers"
+    one_task(control, {**agent_profile("ask.py", str(record), "Delete all files? (y/n)", "y"),
+                       "waiting": [r"\(y/n\)"],
+                       "answers": [{"match": r"Trust this folder", "send": "y"}]})
+    status = beat_until(control, lambda s: s["a"]["status"] == "stuck")
+    assert status["a"]["reason"] == "waiting for input: Delete all files? (y/n)"
+    for _ in range(3):
+        control.doit("heartbeat")
+    assert control.status()["a"]["status"] == "stuck"
+    assert not record.exists(), "an unknown question must never be answered"
+    assert not control.sessions()["task-a"].dead
+
+
+def test_a_failure_is_retried_with_the_error_in_the_new_prompt(control):
+    one_task(control, agent_profile("fail_once.py"))
+    status = beat_until(control, lambda s: s["a"]["status"] == "complete")
+    assert status["a"]["attempts"] == 2
+    retry_prompt = (control.workdir / "runs" / "a" / "attempt-2.prompt.md").read_text()
+    assert "(attempt 2 of 3)" in retry_prompt and "exited 1" in retry_prompt
+    assert "XYZZY-42: the widget registry is missing" in retry_prompt
+    states = [new for new, _ in journal(control, "a")]
+    assert states[-4:] == ["running", "error", "running", "complete"]
+
+
+def test_failures_stop_after_max_attempts(control):
+    one_task(control, agent_profile("fail.py", "3"), max_attempts=2)
+    status = beat_until(control, lambda s: s["a"]["status"] == "error"
+                        and "gave up" in s["a"]["reason"])
+    assert status["a"]["attempts"] == 2
+    assert "exited 3; gave up after 2 attempts (`doit retry a` starts it again)" in status["a"]["reason"]
+    control.doit("heartbeat")
+    assert control.status()["a"]["attempts"] == 2
+
+
+def test_a_stalled_agent_is_nudged_then_restarted(control, tmp_path):
+    record = tmp_path / "typed"
+    one_task(control, agent_profile("spinner.py", str(record)))
+    beat_until(control, lambda s: any("nudged after" in r for _, r in journal(control, "a")),
+               what="a nudge")
+    wait_for(lambda: record.exists() and b"no progress on" in record.read_bytes(),
+             what="the nudge text to reach the agent")
+    status = beat_until(control, lambda s: s["a"]["attempts"] == 2, what="a restart")
+    reasons = [r for _, r in journal(control, "a")]
+    assert any("after a nudge" in r for r in reasons)
+    assert status["a"]["status"] in ("running", "error")
+    prompt = (control.workdir / "runs" / "a" / "attempt-2.prompt.md").read_text()
+    assert "no progress for" in prompt and "after a nudge" in prompt
+
+
+def test_exit_0_without_commits_is_an_error_not_complete(control):
+    one_task(control, agent_profile("no_commit.py"), max_attempts=1)
+    status = beat_until(control, lambda s: s["a"]["status"] == "error")
+    assert "exited 0, but it finished with no commits beyond its base" in status["a"]["reason"]
+    assert all(new != "complete" for new, _ in journal(control, "a"))
+
+
+def test_exit_0_with_a_failing_verify_is_an_error_carrying_its_output(control):
+    one_task(control, {"command": [sys.executable, "-m", "taskorch.demo_agent", "{prompt_file}"]},
+             task={"verify": "echo checking a.txt; echo 'FAILED: 1 test' >&2; exit 3"},
+             max_attempts=2)
+    status = beat_until(control, lambda s: s["a"]["attempts"] == 2 or "gave up" in s["a"]["reason"])
+    assert all(new != "complete" for new, _ in journal(control, "a"))
+    first = next(r for new, r in journal(control, "a") if new == "error")
+    assert "verify `echo checking a.txt; echo 'FAILED: 1 test' >&2; exit 3` exited 3" in first
+    retry_prompt = (control.workdir / "runs" / "a" / "attempt-2.prompt.md").read_text()
+    assert "FAILED: 1 test" in retry_prompt
+
+
+def test_uncommitted_work_is_committed_by_taskorch_and_said_so(control, tmp_path):
+    script = tmp_path / "dirty.py"
+    script.write_text("open('a.txt', 'w').write('work\\n')\nprint('done')\n")
+    one_task(control, {"command": [sys.executable, str(script)]})
+    status = beat_until(control, lambda s: s["a"]["status"] == "complete")
+    assert "taskorch committed changes the agent left uncommitted" in status["a"]["reason"]
+
+
+def test_an_interactive_agent_idle_at_its_prompt_is_complete(control):
+    one_task(control, {**agent_profile("tui.py"), "interactive": True, "idle": [r"^›\s*$"]},
+             stall_minutes=5)
+    status = beat_until(control, lambda s: s["a"]["status"] == "complete")
+    assert "verified: 1 commit(s)" in status["a"]["reason"]
+    assert "task-a" not in control.sessions()
+
+
+def test_a_busy_lock_is_one_line_and_exit_0(control):
+    one_task(control, agent_profile("hang.py"))
+    from taskorch import lock
+    with lock.hold(control.workdir / "lock"):
+        result = control.doit("heartbeat")
+    assert result.returncode == 0
+    assert result.stdout.strip() == "heartbeat: another heartbeat is running; it will tick again for this one"
+    assert (control.workdir / "heartbeat.rerun").exists()
