@@ -111,7 +111,11 @@ def agent_profile(script: str, *extra: str) -> dict[str, Any]:
 
 
 def manifest(phases: list[list[dict[str, Any]]], **top: Any) -> dict[str, Any]:
-    """A manifest dict: phases given as lists of task dicts."""
+    """A manifest dict: phases given as lists of task dicts.
+
+    The pane-died hook is off unless a test turns it on: with it, heartbeats run by themselves
+    whenever an agent exits, and a test of one verb wants to see only that verb's effects.
+    """
     return {"project": top.pop("project", "test"), "repo": top.pop("repo", "demo"),
-            "agent": top.pop("agent", "demo"), **top,
+            "agent": top.pop("agent", "demo"), "hook": top.pop("hook", False), **top,
             "phases": [{"name": f"Phase {i + 1}", "tasks": tasks} for i, tasks in enumerate(phases)]}

@@ -22,7 +22,7 @@ TWELVE = manifest([
     [{"id": "c1", "title": "c one", "files": ["src/a.py"]},
      {"id": "c2", "title": "c two", "files": ["src"]},
      {"id": "c3", "title": "c three", "files": ["README.md"]}],
-], project="twelve", max_parallel=10)
+], project="twelve", max_parallel=10, hook=False)
 FIRST_WAVE = {"a1", "a3", "a5"}
 
 
@@ -98,7 +98,7 @@ def test_launch_one_task_says_why_it_cannot(control):
 
 def test_max_parallel_caps_the_launch(control):
     tasks = [{"id": f"p{i}", "title": f"p {i}", "files": [f"f{i}.txt"]} for i in range(5)]
-    control.write(manifest([tasks], max_parallel=2))
+    control.write(manifest([tasks], max_parallel=2, hook=False))
     out = control.doit("launch").stdout
     running = [t for t, s in control.status().items() if s["status"] == "running"]
     assert running == ["p0", "p1"]

@@ -86,6 +86,7 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
         "exit_file": str(layout.exit_file(task.id, attempt)),
         "env": {**profile.env, "TASKORCH_TASK_ID": task.id, "TASKORCH_ATTEMPT": str(attempt),
                 "TASKORCH_PROMPT_FILE": str(prompt_file)},
+        "on_exit": str(project.write_hook()) if manifest.hook else None,
     }
     spec_file = layout.spec_file(task.id, attempt)
     write_atomic(spec_file, json.dumps(spec, indent=2))

@@ -57,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
     code = run(spec)
     record(Path(spec["exit_file"]), code)
+    if spec.get("on_exit"):
+        # tmux misses about 8% of exits (DESIGN.md), so its pane-died hook is not enough on its
+        # own: start the heartbeat from here too. The lock folds the two into one tick.
+        subprocess.Popen([spec["on_exit"]], start_new_session=True, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return code if code >= 0 else 128 - code
 
 
