@@ -80,6 +80,9 @@ BUILTIN: dict[str, AgentProfile] = {
             error=(r"You've hit your usage limit", r"stream disconnected before completion",
                    r"exceeded retry limit", r"401 Unauthorized", r"Quota exceeded",
                    r"log out and sign in again"),
+            # Safe to answer without a person: trust the task's own worktree, skip an update.
+            answers=(Answer(r"Do you trust the contents of this directory", "1"),
+                     Answer(r"Update available!", "2")),
         ),
         AgentProfile(
             name="codex-exec",

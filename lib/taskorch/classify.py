@@ -41,7 +41,9 @@ class Verdict:
 def reading(profile: AgentProfile, text: str) -> str:
     """What a freshly captured screen says, kept in the store between captures."""
     bottom = screens.tail(text)
-    question = screens.find(profile.waiting + tuple(a.match for a in profile.answers), bottom)
+    # Answerable questions first, so the line kept is the one its answer's pattern matches.
+    question = (screens.find(tuple(a.match for a in profile.answers), bottom)
+                or screens.find(profile.waiting, bottom))
     if question:
         return f"waiting:{question}"
     if profile.interactive and screens.find(profile.idle, screens.tail(text, 5)):

@@ -10,7 +10,7 @@ from doit.exceptions import TaskFailed
 
 from taskorch.project import Project, View
 
-COLUMNS = ("id", "phase", "state", "attempt", "branch", "session", "age", "why")
+COLUMNS = ("id", "phase", "state", "attempt", "branch", "session", "age", "active", "why")
 
 
 def age(stamp: str | None) -> str:
@@ -41,7 +41,9 @@ def as_table(project: Project, views: dict[str, View]) -> str:
     rows = [COLUMNS] + [(
         t.id, str(t.phase + 1), views[t.id].status, str(views[t.id].row.attempts),
         views[t.id].row.branch or "-", views[t.id].row.session or "-",
-        age(views[t.id].row.updated_at), views[t.id].reason.replace("\n", " ") or "-",
+        age(views[t.id].row.updated_at),
+        age(views[t.id].row.last_progress) if views[t.id].status in ("running", "stuck") else "-",
+        views[t.id].reason.replace("\n", " ") or "-",
     ) for t in m.tasks]
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)) + "  " + r[-1] for r in rows]
@@ -94,5 +96,6 @@ def creator(project: Project) -> Callable[[], dict]:
             "verbosity": 2,
         }
 
-    task_status.__doc__ = "Show every task's state, attempt and why (--format json, --task ID)."
+    task_status.__doc__ = ("Show every task's state, attempt, last activity and why "
+                           "(--format json, --task ID).")
     return task_status
