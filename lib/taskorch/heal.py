@@ -68,6 +68,8 @@ def fail(project: Project, task: Task, row: TaskRow, reason: str, exit: Exit | N
         text = (f"{reason}; gave up after {used} attempts "
                 f"(`doit retry {task.id}` starts it again)")
         project.store.transition(task.id, "error", text, retry_at=None)
+        if row.session:
+            project.runner.stop(row.session)  # nothing will restart it; the log stays
     return f"{task.id}: error: {text}"
 
 

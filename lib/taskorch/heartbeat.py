@@ -190,9 +190,10 @@ def heal_one(project: Project, task: Task, row: TaskRow, verdict: Verdict, look:
 def retry(project: Project, at: float) -> list[str]:
     """Restart failed tasks whose backoff has passed, while slots are free."""
     lines = []
+    rows = project.store.rows()
     for task in project.manifest.tasks:
-        row = project.store.get(task.id)
-        if row is None or not heal.retry_due(project, row, at):
+        row = rows[task.id]
+        if not heal.retry_due(project, row, at):
             continue
         if project.store.count("running") >= project.manifest.max_parallel:
             lines.append(f"{task.id}: retry waits for a free slot")
