@@ -13,7 +13,7 @@ from doit.exceptions import TaskFailed
 
 from taskorch import heartbeat, lock
 from taskorch.project import Project
-from taskorch.state import now
+from taskorch.state import TaskRow, now
 
 
 def _one(project: Project, ids: list[str], verb: str) -> str | TaskFailed:
@@ -39,55 +39,56 @@ def attach(project: Project, ids: list[str], print_only: bool) -> TaskFailed | N
     return None
 
 
-def stop(project: Project, ids: list[str]) -> TaskFailed | None:
-    task_id = _one(project, ids, "stop")
+def _change(project: Project, ids: list[str], verb: str,
+            change: Callable[[TaskRow], str]) -> TaskFailed | None:
+    """Resolve the one task, then apply `change` to it under the lock and print what it says."""
+    task_id = _one(project, ids, verb)
     if isinstance(task_id, TaskFailed):
         return task_id
     with lock.hold(project.layout.lock):
-        row = project.store.get(task_id)
-        if row.session:
-            project.runner.stop(row.session)
-        if row.status in ("running", "stuck", "error"):
-            project.store.transition(task_id, "stuck", f"stopped by hand (`doit retry {task_id}` "
-                                     "starts it again)", retry_at=None)
-            print(f"{task_id}: stopped; `doit retry {task_id}` starts it again")
-        else:
-            print(f"{task_id}: nothing to stop (it is {row.status})")
+        print(change(project.store.get(task_id)))
     return None
+
+
+def _end_agent(project: Project, row: TaskRow) -> None:
+    if row.session:
+        project.runner.stop(row.session)
+
+
+def stop(project: Project, ids: list[str]) -> TaskFailed | None:
+    def change(row: TaskRow) -> str:
+        if row.status not in ("running", "stuck", "error"):
+            return f"{row.id}: nothing to stop (it is {row.status})"
+        _end_agent(project, row)
+        project.store.transition(row.id, "stuck", f"stopped by hand (`doit retry {row.id}` "
+                                 "starts it again)", retry_at=None)
+        return f"{row.id}: stopped; `doit retry {row.id}` starts it again"
+    return _change(project, ids, "stop", change)
 
 
 def retry(project: Project, ids: list[str]) -> TaskFailed | None:
-    task_id = _one(project, ids, "retry")
-    if isinstance(task_id, TaskFailed):
-        return task_id
-    with lock.hold(project.layout.lock):
-        row = project.store.get(task_id)
+    def change(row: TaskRow) -> str:
         if row.status in ("pending", "blocked"):
-            print(f"{task_id}: not started yet; `doit launch:{task_id}` starts it")
-            return None
-        if row.session:
-            project.runner.stop(row.session)
-        project.store.transition(task_id, "error", f"retry asked by hand; attempt budget reset "
+            return f"{row.id}: not started yet; `doit launch:{row.id}` starts it"
+        _end_agent(project, row)
+        project.store.transition(row.id, "error", "retry asked by hand; attempt budget reset "
                                  f"(reason before: {row.reason})", retry_at=now(),
                                  budget_from=row.attempts)
-    print(f"{task_id}: attempt budget reset; restarting now")
-    for line in heartbeat.run(project):
-        print(line)
-    return None
+        return f"{row.id}: attempt budget reset; restarting now"
+    failed = _change(project, ids, "retry", change)
+    if failed is None:
+        for line in heartbeat.run(project):  # the restart itself, now rather than at the next tick
+            print(line)
+    return failed
 
 
 def skip(project: Project, ids: list[str]) -> TaskFailed | None:
-    task_id = _one(project, ids, "skip")
-    if isinstance(task_id, TaskFailed):
-        return task_id
-    with lock.hold(project.layout.lock):
-        row = project.store.get(task_id)
-        if row.session:
-            project.runner.stop(row.session)
-        project.store.transition(task_id, "complete", "marked done by hand (doit skip)",
+    def change(row: TaskRow) -> str:
+        _end_agent(project, row)
+        project.store.transition(row.id, "complete", "marked done by hand (doit skip)",
                                  completed_at=now(), retry_at=None)
-    print(f"{task_id}: marked complete by hand; tasks waiting for it may start")
-    return None
+        return f"{row.id}: marked complete by hand; tasks waiting for it may start"
+    return _change(project, ids, "skip", change)
 
 
 def creators(project: Project) -> dict[str, Callable[[], dict]]:
