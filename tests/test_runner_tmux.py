@@ -78,3 +78,13 @@ def test_stop_is_idempotent(runner, tmp_path):
 
 def test_snapshot_of_no_server_is_empty(runner):
     assert runner.snapshot() == {}
+
+
+def test_capture_skips_a_session_that_ended_since_the_snapshot(runner, tmp_path):
+    for name in ("a", "b", "c"):
+        runner.start(name, [sys.executable, "-c", f"print('screen {name}'); import time; time.sleep(60)"],
+                     tmp_path, tmp_path / f"{name}.log")
+    wait_for(lambda: "screen c" in runner.capture(["c"]).get("c", ""), what="c's screen")
+    runner.stop("b")
+    screens = runner.capture(["a", "b", "c"])
+    assert set(screens) == {"a", "c"} and "screen a" in screens["a"]

@@ -84,40 +84,47 @@ def tick(project: Project) -> list[str]:
 
 def observe(project: Project, watched: list[Task], rows: dict[str, TaskRow],
             lines: list[str]) -> list[Look]:
-    runner, at = project.runner, time.time()
+    """Look at every watched task with as few tmux calls as possible; record what was seen."""
+    at = time.time()
+    sessions = {rows[t.id].session for t in watched if rows[t.id].session}
     panes = snapshot(project, lines)
-    if any(p.dead and p.exit_status is None for p in panes.values()):
-        runner.reap()  # Debian's tmux can miss SIGCHLD: ask it to look again (DESIGN.md)
+    if any(p.dead and p.exit_status is None and p.exit_signal is None
+           for name, p in panes.items() if name in sessions):
+        project.runner.reap()  # Debian's tmux can miss SIGCHLD: make it look again (DESIGN.md)
         panes = snapshot(project, lines)
-    moved = [rows[t.id].session for t in watched
-             if (pane := panes.get(rows[t.id].session or "")) and not pane.dead
-             and (pane.activity != rows[t.id].activity or rows[t.id].screen is None)]
-    screens = runner.capture(moved) if moved else {}
+    moved = [row.session for row in (rows[t.id] for t in watched)
+             if (pane := panes.get(row.session or "")) and not pane.dead
+             and (pane.activity != row.activity or row.screen is None)]
+    screens = project.runner.capture(moved) if moved else {}
     looks, updates = [], {}
     for task in watched:
         row = rows[task.id]
-        pane = panes.get(row.session or "")
-        text = screens.get(row.session or "")
-        profile = project.manifest.profile(task)
-        fingerprint = screen.fingerprint(text) if text is not None else row.screen
-        says = reading(profile, text) if text is not None else (row.says or "")
-        head = branch_head(project.layout.clone, row.branch) if row.branch else None
-        progressed = fingerprint != row.screen or head != row.head
-        last = at if progressed else (epoch(row.last_progress) or at)
-        nudged = None if progressed else epoch(row.nudged_at)
-        fields: dict = {"screen": fingerprint, "says": says, "head": head,
-                        "last_progress": stamp(last), "nudged_at": row.nudged_at if nudged else None}
-        if pane is not None and pane.activity is not None:
-            # tmux's activity has 1 s resolution: output later in the same second must not be
-            # mistaken for what we captured, so look again next tick.
-            fields["activity"] = pane.activity if at - pane.activity >= 1.5 else pane.activity - 1
-        updates[task.id] = fields
-        obs = Observation(pane=pane, exit=exit_of(project, row, pane), says=says,
-                          steady=fingerprint is not None and fingerprint == row.screen,
-                          idle_seconds=at - max(last, nudged or 0))
-        looks.append(Look(task, row, obs, fingerprint))
+        look, updates[task.id] = look_at(project, task, row, panes.get(row.session or ""),
+                                         screens.get(row.session or ""), at)
+        looks.append(look)
     project.store.update(updates)
     return looks
+
+
+def look_at(project: Project, task: Task, row: TaskRow, pane: Pane | None, text: str | None,
+            at: float) -> tuple[Look, dict]:
+    """One task's observation, and the fields to store so the next tick can compare."""
+    fingerprint = screen.fingerprint(text) if text is not None else row.screen
+    says = reading(project.manifest.profile(task), text) if text is not None else (row.says or "")
+    head = branch_head(project.layout.clone, row.branch) if row.branch else None
+    progressed = fingerprint != row.screen or head != row.head
+    last = at if progressed else (epoch(row.last_progress) or at)
+    nudged = None if progressed else epoch(row.nudged_at)
+    fields: dict = {"screen": fingerprint, "says": says, "head": head,
+                    "last_progress": stamp(last), "nudged_at": row.nudged_at if nudged else None}
+    if pane is not None and pane.activity is not None:
+        # tmux's activity has 1 s resolution: output later in the same second as our capture
+        # must not be taken for what we saw, so look again next tick.
+        fields["activity"] = pane.activity if at - pane.activity >= 1.5 else pane.activity - 1
+    obs = Observation(pane=pane, exit=exit_of(project, row, pane), says=says,
+                      steady=fingerprint is not None and fingerprint == row.screen,
+                      idle_seconds=at - max(last, nudged or 0))
+    return Look(task, row, obs, fingerprint), fields
 
 
 def snapshot(project: Project, lines: list[str]) -> dict[str, Pane]:

@@ -96,15 +96,24 @@ class TmuxRunner:
     def capture(self, sessions: list[str], lines: int = 50) -> dict[str, str]:
         out: dict[str, str] = {}
         for start in range(0, len(sessions), 100):  # keep one call's command line small
-            batch = sessions[start:start + 100]
-            args: list[str] = []
-            for name in batch:
-                args += ["display-message", "-p", MARK, ";",
-                         "capture-pane", "-p", "-J", "-S", f"-{lines}", "-t", f"={name}:", ";"]
-            text = self._run(*args[:-1])
-            for name, screen in zip(batch, text.split(MARK + "\n")[1:]):
-                out[name] = screen
+            out.update(self._capture_batch(sessions[start:start + 100], lines))
         return out
+
+    def _capture_batch(self, batch: list[str], lines: int) -> dict[str, str]:
+        args: list[str] = []
+        for name in batch:
+            args += ["display-message", "-p", MARK, ";",
+                     "capture-pane", "-p", "-J", "-S", f"-{lines}", "-t", f"={name}:", ";"]
+        try:
+            text = self._run(*args[:-1])
+        except TmuxError:
+            if len(batch) == 1:
+                return {}  # that session ended since the snapshot
+            # one session ended since the snapshot and failed the whole call: split and retry
+            half = len(batch) // 2
+            return {**self._capture_batch(batch[:half], lines),
+                    **self._capture_batch(batch[half:], lines)}
+        return dict(zip(batch, text.split(MARK + "\n")[1:]))
 
     def send(self, session: str, text: str) -> None:
         buffer = f"taskorch-{session}"
