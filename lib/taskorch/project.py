@@ -77,7 +77,7 @@ class Project:
                 if blockers:
                     out[task.id] = View(row, "blocked", "; ".join(blockers))
                 else:
-                    out[task.id] = View(row, "pending", "gates open; starts when a slot is free")
+                    out[task.id] = View(row, "pending", "gates open; the next launch or heartbeat starts it (within max_parallel)")
             else:
                 out[task.id] = View(row, row.status, row.reason)
         return out
