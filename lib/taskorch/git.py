@@ -25,7 +25,7 @@ def _git() -> sh.Command:
     except sh.CommandNotFound:
         raise GitError("git is not installed; install it (e.g. apt-get install git)") from None
     return command.bake("--no-pager", "-c", "color.ui=never", _tty_out=False,
-                        _env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+                        _out_bufsize=1 << 16, _env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
 
 
 def run(*args: str, cwd: Path | str | None = None) -> str:
