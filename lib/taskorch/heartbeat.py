@@ -95,7 +95,9 @@ def observe(project: Project, watched: list[Task], rows: dict[str, TaskRow],
     moved = [row.session for row in (rows[t.id] for t in watched)
              if (pane := panes.get(row.session or "")) and not pane.dead
              and (pane.activity != row.activity or row.screen is None)]
-    screens = project.runner.capture(moved) if moved else {}
+    # The visible screen is what shows a question or an idle prompt; history would double the
+    # bytes read per tick for nothing.
+    screens = project.runner.capture(moved, lines=0) if moved else {}
     looks, updates = [], {}
     for task in watched:
         row = rows[task.id]

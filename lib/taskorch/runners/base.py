@@ -32,7 +32,7 @@ class Runner(Protocol):
         """Every session's state in one cheap call; {} when nothing runs."""
 
     def capture(self, sessions: list[str], lines: int = 50) -> dict[str, str]:
-        """The visible screen plus `lines` of history for each session, batched."""
+        """The visible screen plus `lines` of history (0: none) for each session, batched."""
 
     def send(self, session: str, text: str) -> None:
         """Deliver text to a live session as pasted input, never as key names."""

@@ -41,6 +41,11 @@ class TmuxError(Exception):
     pass
 
 
+def _no_server(exc: TmuxError) -> bool:
+    """tmux's ways of saying there is no server (with or without its socket file)."""
+    return any(text in str(exc) for text in ("no server running", "error connecting"))
+
+
 class TmuxRunner:
     def __init__(self, socket_name: str, config: Path, socket_path: str | None = None,
                  on_exit: Path | None = None):
@@ -84,7 +89,7 @@ class TmuxRunner:
         try:
             out = self._run("list-panes", "-a", "-F", FORMAT)
         except TmuxError as exc:
-            if "no server running" in str(exc) or "error connecting" in str(exc):
+            if _no_server(exc):
                 return {}
             raise
         panes = {}
@@ -105,9 +110,10 @@ class TmuxRunner:
 
     def _capture_batch(self, batch: list[str], lines: int) -> dict[str, str]:
         args: list[str] = []
+        history = ["-S", f"-{lines}"] if lines > 0 else []
         for name in batch:
             args += ["display-message", "-p", MARK, ";",
-                     "capture-pane", "-p", "-J", "-S", f"-{lines}", "-t", f"={name}:", ";"]
+                     "capture-pane", "-p", "-J", *history, "-t", f"={name}:", ";"]
         try:
             text = self._run(*args[:-1])
         except TmuxError:
@@ -139,7 +145,7 @@ class TmuxRunner:
         try:
             self._run("kill-session", "-t", f"={session}")
         except TmuxError as exc:
-            if "can't find session" not in str(exc) and "no server running" not in str(exc):
+            if "can't find session" not in str(exc) and not _no_server(exc):
                 raise
 
     def kill_server(self) -> None:
