@@ -145,3 +145,15 @@ def test_a_busy_lock_is_one_line_and_exit_0(control):
     assert result.returncode == 0
     assert result.stdout.strip() == "heartbeat: another heartbeat is running; it will tick again for this one"
     assert (control.workdir / "heartbeat.rerun").exists()
+
+
+def test_status_of_one_task_shows_its_journal_and_log(control):
+    one_task(control, agent_profile("fail_once.py"))
+    beat_until(control, lambda s: s["a"]["status"] == "complete")
+    out = control.doit("status", "--task", "a").stdout
+    assert out.startswith("a: complete (attempt 2)")
+    assert "running -> error: the agent exited 1; retry 2 of 3" in out
+    assert "error: XYZZY-42: the widget registry is missing" in out  # from the log tail
+    assert "demo-agent: committed a" in out
+    missing = control.doit("status", "--task", "zz", check=False)
+    assert missing.returncode != 0 and "status: no task 'zz'" in missing.stderr
