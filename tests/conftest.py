@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+DONE = {"complete", "pr_open", "merged"}  # verified, and maybe delivered or merged since
 AGENTS = Path(__file__).resolve().parent / "agents"
 
 

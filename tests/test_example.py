@@ -19,19 +19,20 @@ def test_the_shipped_example_runs_end_to_end(control):
     assert started == ["t1", "t3"]
     remote = control.workdir / "demo" / "remote.git"
     assert (remote / "HEAD").is_file()
-    for task_id in started:
-        worktree = control.workdir / "worktrees" / task_id
-        wait_for(lambda: "committed" in (control.workdir / "logs" / f"{task_id}.log").read_text(),
-                 what=f"the demo agent of {task_id} to commit")
-        count = subprocess.run(["git", "rev-list", "--count", "HEAD", "--not", "origin/main"],
-                               cwd=worktree, capture_output=True, text=True, check=True).stdout
-        assert int(count) == 1
-    # nothing more is typed: the pane-died hook runs a heartbeat at every exit, which verifies
-    # the finished task and launches what its completion opened
+    # nothing more is typed: every agent's exit starts a heartbeat, which verifies the work,
+    # pushes it, merges it (merge: auto) and launches what that opened
     status = wait_for(lambda: (s := control.status()) and all(
-        t["status"] == "complete" for t in s.values()) and s, timeout=60,
-        what="the hooks to carry every task to complete")
+        t["status"] == "merged" for t in s.values()) and s, timeout=90,
+        what="the hooks to carry every task to merged")
     assert len(status) == 6
+    files = subprocess.run(["git", "ls-tree", "-r", "--name-only", "main"], cwd=remote,
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert {"src/config.py", "src/health.py", "src/jobs.py", "src/kill_switch.py",
+            "docs/config.md"} <= set(files)
+    config = subprocess.run(["git", "show", "main:src/config.py"], cwd=remote, capture_output=True,
+                            text=True, check=True).stdout
+    assert config.splitlines() == ["t1: Reject config paths outside the project",
+                                   "t2: Log rejected config keys"]
 
 
 def test_default_verb_is_status(control):

@@ -24,6 +24,7 @@ DEFAULT_AGENT = "codex"
 DEFAULT_MAX_PARALLEL = 4
 HEARTBEAT_DEFAULTS = {"stall_minutes": 20, "max_attempts": 3, "retry_backoff_seconds": 10,
                       "verify_timeout_minutes": 30, "hook": True}
+DELIVERY_DEFAULTS = {"forge": "git", "gate": "complete", "merge": "manual"}
 RUNTIME_FIELDS = ("status", "worktree", "tmuxSession", "startedAt", "lastProgress",
                   "completedAt", "prNumber")
 
@@ -81,6 +82,9 @@ class Manifest:
     retry_backoff_seconds: float = HEARTBEAT_DEFAULTS["retry_backoff_seconds"]
     verify_timeout_minutes: float = HEARTBEAT_DEFAULTS["verify_timeout_minutes"]
     hook: bool = True
+    forge: str = "git"
+    gate: str = "complete"    # when a dependent may start: its predecessors complete, or merged
+    merge: str = "manual"     # auto: taskorch merges delivered work into base itself
 
     @property
     def root(self) -> Path:
@@ -249,7 +253,8 @@ TOP_FIELDS: dict[str, Check] = {
     "max_parallel": is_positive_int, "sameFile": one_of("serialize", "allow"),
     "phases": is_list, "stall_minutes": is_positive_number, "max_attempts": is_positive_int,
     "retry_backoff_seconds": is_number, "verify_timeout_minutes": is_positive_number,
-    "hook": is_bool,
+    "hook": is_bool, "forge": one_of("git"), "gate": one_of("complete", "merged"),
+    "merge": one_of("manual", "auto"),
 }
 TOP_REQUIRED = ("repo", "phases")
 FIELD_HINTS = {"repo": "owner/name, a git URL, a local path or demo",
@@ -348,6 +353,7 @@ def load_text(text: str, path: Path) -> Manifest:
         socket=data.get("socket"),
         created=data.get("created"),
         **{key: data.get(key, default) for key, default in HEARTBEAT_DEFAULTS.items()},
+        **{key: data.get(key, default) for key, default in DELIVERY_DEFAULTS.items()},
     )
 
 

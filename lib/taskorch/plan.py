@@ -15,6 +15,7 @@ from taskorch.manifest import Manifest, Task
 from taskorch.overlap import FileIndex
 
 DONE_STATES = frozenset({"complete", "pr_open", "merged"})
+MERGED_STATES = frozenset({"merged"})
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,11 @@ class Plan:
     @property
     def tasks(self) -> list[Task]:
         return self.manifest.tasks
+
+    @property
+    def done(self) -> frozenset[str]:
+        """The states that open a gate: complete or later, or only merged (`gate: merged`)."""
+        return MERGED_STATES if self.manifest.gate == "merged" else DONE_STATES
 
     def gate_id(self, phase: int) -> str:
         return f"phase:{phase + 1}"
@@ -68,7 +74,7 @@ class Plan:
 
     def unfinished(self, status: dict[str, str]) -> dict[str, list[str]]:
         """Per phase gate, the tasks of that phase not yet done (computed once, used by all)."""
-        return {self.gate_id(p): [t.id for t in phase.tasks if status.get(t.id) not in DONE_STATES]
+        return {self.gate_id(p): [t.id for t in phase.tasks if status.get(t.id) not in self.done]
                 for p, phase in enumerate(self.manifest.phases)}
 
     def blockers(self, task_id: str, status: dict[str, str],
@@ -84,8 +90,9 @@ class Plan:
                 left = (unfinished or self.unfinished(status))[waited]
                 if left:
                     shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
-                    out.append(f"{task_id} waits for {phase.name}: {shown} not complete yet")
-            elif status.get(waited) not in DONE_STATES:
+                    word = "merged" if self.manifest.gate == "merged" else "complete"
+                    out.append(f"{task_id} waits for {phase.name}: {shown} not {word} yet")
+            elif status.get(waited) not in self.done:
                 out.append(sentence)
         return out
 

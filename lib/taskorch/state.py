@@ -46,6 +46,8 @@ HEARTBEAT_COLUMNS = {
     "retry_at": "TEXT",         # when a failed task may be restarted
     "answered": "TEXT",         # fingerprint of the screen last answered, so nothing is sent twice
     "says": "TEXT",             # what that screen said: 'waiting:<question>', 'idle' or ''
+    "delivery": "TEXT",         # the pushed branch or pull request
+    "push_failures": "INTEGER NOT NULL DEFAULT 0",  # in a row, for the push backoff
 
     "budget_from": "INTEGER NOT NULL DEFAULT 0",  # attempts before the last `doit retry`
 }
@@ -94,6 +96,8 @@ class TaskRow:
     answered: str | None = None
     budget_from: int = 0
     says: str | None = None
+    delivery: str | None = None
+    push_failures: int = 0
 
 
 @dataclass(frozen=True)

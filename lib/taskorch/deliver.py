@@ -1,0 +1,75 @@
+"""The heartbeat's delivery step: push complete work, open its pull request, notice merges.
+
+Agents often cannot push (a sandbox with no network), so taskorch pushes for them. A push that
+fails leaves the task as it was, with the failure in its reason, and is tried again with backoff:
+nothing is ever force-pushed and no commit is dropped.
+"""
+
+from __future__ import annotations
+
+from taskorch import heal
+from taskorch.forges import forge_for
+from taskorch.forges.base import Delivery, DeliveryError, Forge
+from taskorch.project import Project
+from taskorch.state import TaskRow, epoch, now, stamp
+
+
+def deliver(project: Project, at: float) -> list[str]:
+    rows = project.store.rows()
+    ready = [r for r in rows.values() if r.status == "complete" and r.branch
+             and (epoch(r.retry_at) or 0) <= at]
+    open_ = [r for r in rows.values() if r.status == "pr_open" and r.branch]
+    if not ready and not open_:
+        return []
+    forge = forge_for(project.manifest.forge, project.layout.clone, project.manifest.base)
+    try:
+        forge.refresh()
+    except DeliveryError as exc:
+        return [f"delivery: {exc}; the next heartbeat tries again"]
+    lines = [push(project, forge, row, at) for row in ready]
+    for row in open_ + [project.store.get(r.id) for r in ready]:
+        if row and row.status == "pr_open":
+            lines += check(project, forge, row)
+    return [line for line in lines if line]
+
+
+def push(project: Project, forge: Forge, row: TaskRow, at: float) -> str:
+    try:
+        delivery = forge.deliver(row.branch, row.base_commit or f"origin/{project.manifest.base}")
+    except DeliveryError as exc:
+        failures = row.push_failures + 1
+        retry = at + heal.backoff(failures, project.manifest.retry_backoff_seconds)
+        reason = f"verified, but {exc}; trying again at {stamp(retry)[11:19]} UTC"
+        project.store.transition(row.id, "complete", reason, retry_at=stamp(retry),
+                                 push_failures=failures)
+        return f"{row.id}: {reason}"
+    project.store.transition(row.id, "pr_open", f"delivered: {delivery.ref}", retry_at=None,
+                             push_failures=0, delivery=delivery.ref, pr_number=delivery.number)
+    return f"{row.id}: pr_open ({delivery.ref})"
+
+
+def check(project: Project, forge: Forge, row: TaskRow) -> list[str]:
+    """Has the delivered work been merged (or its PR closed)? Merge it here with `merge: auto`."""
+    base_commit = row.base_commit or f"origin/{project.manifest.base}"
+    delivery = Delivery(ref=row.delivery or "", number=row.pr_number)
+    state = forge.state(row.branch, base_commit, delivery)
+    how = f"merged into {project.manifest.base}"
+    if state == "open" and project.manifest.merge == "auto":
+        try:
+            forge.merge(row.branch)
+        except DeliveryError as exc:
+            reason = f"delivered: {delivery.ref}; merge: auto could not merge it ({exc}); merge it by hand"
+            if row.reason != reason:
+                project.store.transition(row.id, "pr_open", reason)
+                return [f"{row.id}: {reason}"]
+            return []
+        forge.refresh()
+        state, how = forge.state(row.branch, base_commit, delivery), f"{how} by taskorch (merge: auto)"
+    if state == "merged":
+        project.store.transition(row.id, "merged", how, completed_at=row.completed_at or now())
+        return [f"{row.id}: {how}"]
+    if state == "closed":
+        project.store.transition(row.id, "error", "its pull request was closed without being "
+                                 f"merged (`doit retry {row.id}` starts it again)", retry_at=None)
+        return [f"{row.id}: error: closed without being merged"]
+    return []

@@ -1,0 +1,12 @@
+"""Where finished work is delivered. Each backend implements `forges.base.Forge`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from taskorch.forges.base import Forge
+from taskorch.forges.git import GitForge
+
+
+def forge_for(kind: str, clone: Path, base: str) -> Forge:
+    return {"git": GitForge}[kind](clone, base)

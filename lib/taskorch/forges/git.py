@@ -1,0 +1,89 @@
+"""The plain git forge: a delivery is the task's branch pushed to `origin`.
+
+"Merged" means the branch head is an ancestor of the remote base, or the same change is there
+after a squash. Squashes are found by patch-id: the branch's whole diff from its base has the
+same `git patch-id --stable` as the squashed commit on the base. (A trailer would need our
+commit message to survive the squash, which a person merging may rewrite.)
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from taskorch import git
+from taskorch.forges.base import Delivery, DeliveryError
+from taskorch.verify import IDENTITY
+
+
+class GitForge:
+    def __init__(self, clone: Path, base: str):
+        self.clone = clone
+        self.base = base
+
+    @property
+    def remote_base(self) -> str:
+        return f"origin/{self.base}"
+
+    def refresh(self) -> None:
+        try:
+            git.run("fetch", "--quiet", "--prune", "origin", cwd=self.clone)
+        except git.GitError as exc:
+            raise DeliveryError(f"fetch from origin failed: {exc}") from None
+
+    def deliver(self, branch: str, base_commit: str) -> Delivery:
+        try:
+            git.run("push", "--quiet", "origin", f"refs/heads/{branch}:refs/heads/{branch}",
+                    cwd=self.clone)
+        except git.GitError as exc:
+            raise DeliveryError(f"push of {branch} failed: {exc}") from None
+        return Delivery(ref=f"origin/{branch}")
+
+    def state(self, branch: str, base_commit: str, delivery: Delivery) -> str:
+        head = git.branch_head(self.clone, branch)
+        if head and self._is_ancestor(head, self.remote_base):
+            return "merged"
+        if head and self._squashed(head, base_commit):
+            return "merged"
+        if not git.has_ref(self.clone, f"refs/remotes/origin/{branch}"):
+            return "closed"  # the branch left the remote without being merged
+        return "open"
+
+    def merge(self, branch: str) -> None:
+        """Merge into the base in the clone's own checkout, then push the base (no force)."""
+        try:
+            git.run("checkout", "--quiet", "-B", self.base, self.remote_base, cwd=self.clone)
+            git.run(*IDENTITY, "merge", "--quiet", "--no-ff", "-m",
+                    f"Merge {branch} (taskorch merge: auto)", branch, cwd=self.clone)
+            git.run("push", "--quiet", "origin", f"{self.base}:{self.base}", cwd=self.clone)
+        except git.GitError as exc:
+            if self._merging():
+                git.run("merge", "--abort", cwd=self.clone)
+            raise DeliveryError(f"merge of {branch} into {self.base} failed: {exc}") from None
+
+    def _merging(self) -> bool:
+        return (self.clone / ".git" / "MERGE_HEAD").exists()
+
+    def _is_ancestor(self, commit: str, ref: str) -> bool:
+        try:
+            git.run("merge-base", "--is-ancestor", commit, ref, cwd=self.clone)
+            return True
+        except git.GitError:
+            return False
+
+    def _squashed(self, head: str, base_commit: str) -> bool:
+        mine = _patch_ids(self.clone, ["diff", base_commit, head])
+        if not mine:
+            return False
+        theirs = _patch_ids(self.clone, ["log", "-p", "--no-merges", self.remote_base,
+                                          f"^{base_commit}"])
+        return bool(mine & theirs)
+
+
+def _patch_ids(clone: Path, args: list[str]) -> set[str]:
+    """`git <args> | git patch-id --stable`, as a set of patch ids."""
+    diff = subprocess.run(["git", "--no-pager", "-c", "color.ui=never", *args], cwd=clone,
+                          capture_output=True)
+    ids = subprocess.run(["git", "patch-id", "--stable"], cwd=clone, input=diff.stdout,
+                         capture_output=True)
+    return {line.split()[0] for line in ids.stdout.decode().splitlines() if line.strip()}
