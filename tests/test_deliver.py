@@ -1,0 +1,105 @@
+"""Delivery through the git forge: push, merged (by merge or squash), closed, push failures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import manifest, wait_for
+
+GIT = ["git", "-c", "user.name=reviewer", "-c", "user.email=reviewer@example.invalid"]
+
+
+def person(remote: Path, tmp_path: Path) -> Path:
+    """A reviewer's own clone of the remote."""
+    clone = tmp_path / "reviewer"
+    subprocess.run(["git", "clone", "-q", str(remote), str(clone)], check=True)
+    return clone
+
+
+def run(cwd: Path, *args: str) -> str:
+    return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+def delivered(control, remote) -> dict:  # type: ignore[no-untyped-def]
+    control.write(manifest([[{"id": "d", "issue": 3, "title": "Deliver me", "files": ["d.txt"]}]],
+                           repo=str(remote), retry_backoff_seconds=0))
+    control.doit("launch")
+    wait_for(lambda: control.doit("heartbeat") and control.status()["d"]["status"] == "pr_open",
+             what="the branch to be pushed")
+    return control.status()["d"]
+
+
+def test_a_verified_branch_is_pushed_and_open(control, remote):
+    status = delivered(control, remote)
+    assert status["reason"] == "delivered: origin/fix/issue-3-deliver-me"
+    remote_head = run(remote, "git", "rev-parse", "fix/issue-3-deliver-me").strip()
+    local_head = run(control.workdir / "repo", "git", "rev-parse", "fix/issue-3-deliver-me").strip()
+    assert remote_head == local_head
+
+
+def test_a_merge_by_a_person_is_noticed(control, remote, tmp_path):
+    delivered(control, remote)
+    clone = person(remote, tmp_path)
+    run(clone, *GIT, "merge", "--no-ff", "-m", "merge", "origin/fix/issue-3-deliver-me")
+    run(clone, "git", "push", "-q", "origin", "main")
+    control.doit("heartbeat")
+    status = control.status()["d"]
+    assert (status["status"], status["reason"]) == ("merged", "merged into main")
+
+
+def test_a_squash_merge_is_noticed_by_patch_id(control, remote, tmp_path):
+    delivered(control, remote)
+    clone = person(remote, tmp_path)
+    run(clone, *GIT, "merge", "--squash", "origin/fix/issue-3-deliver-me")
+    run(clone, *GIT, "commit", "-qm", "Deliver me (#3)")
+    run(clone, "git", "push", "-q", "origin", "main")
+    control.doit("heartbeat")
+    assert control.status()["d"]["status"] == "merged"
+
+
+def test_a_branch_deleted_without_a_merge_is_an_error_that_does_not_retry(control, remote):
+    delivered(control, remote)
+    run(remote, "git", "branch", "-D", "fix/issue-3-deliver-me")
+    control.doit("heartbeat")
+    status = control.status()["d"]
+    assert status["status"] == "error" and "closed without being merged" in status["reason"]
+    control.doit("heartbeat")
+    assert control.status()["d"]["attempts"] == 1
+
+
+def test_a_rejected_push_keeps_the_task_and_succeeds_later(control, remote):
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'remote: pushes are closed today' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    control.write(manifest([[{"id": "d", "title": "Deliver me", "files": ["d.txt"]}]],
+                           repo=str(remote), retry_backoff_seconds=0))
+    control.doit("launch")
+    wait_for(lambda: control.doit("heartbeat") and "push of" in control.status()["d"]["reason"],
+             what="the failed push")
+    status = control.status()["d"]
+    assert status["status"] == "complete"
+    assert "verified, but push of task/d-deliver-me failed" in status["reason"]
+    hook.unlink()
+    control.doit("heartbeat")
+    assert control.status()["d"]["status"] == "pr_open"
+    commits = run(control.workdir / "repo", "git", "rev-list", "task/d-deliver-me", "--not",
+                  "main").split()
+    assert commits and run(remote, "git", "rev-parse", "task/d-deliver-me").strip() == commits[0]
+
+
+def test_merge_auto_that_conflicts_waits_for_a_person(control, remote, tmp_path):
+    control.write(manifest([[{"id": "d", "title": "Deliver me", "files": ["d.txt"]}]],
+                           repo=str(remote), merge="auto", hook=False))
+    clone = person(remote, tmp_path)
+    (clone / "d.txt").write_text("a person's version\n")
+    run(clone, *GIT, "add", "d.txt")
+    run(clone, *GIT, "commit", "-qm", "conflicting change")
+    control.doit("launch")
+    wait_for(lambda: (control.workdir / "runs" / "d" / "attempt-1.exit").exists(), what="the agent")
+    run(clone, "git", "push", "-q", "origin", "main")
+    control.doit("heartbeat")
+    status = control.status()["d"]
+    assert status["status"] == "pr_open"
+    assert "merge: auto could not merge it" in status["reason"] and "merge it by hand" in status["reason"]
