@@ -83,8 +83,9 @@ def has_ref(clone: Path, ref: str) -> bool:
         return False
 
 
-def ensure_worktree(clone: Path, path: Path, branch: str, start: str) -> None:
-    """Create the worktree on `branch` (from `start`) unless it is already there.
+def ensure_worktree(clone: Path, path: Path, branch: str, start: str) -> bool:
+    """Create the worktree on `branch` (from `start`) unless it is already there; True if a new
+    branch was made.
 
     `--no-track` keeps parallel creations from racing on .git/config (measured). A branch left
     behind by a killed run is reused rather than created again.
@@ -93,14 +94,15 @@ def ensure_worktree(clone: Path, path: Path, branch: str, start: str) -> None:
         current = run("rev-parse", "--abbrev-ref", "HEAD", cwd=path)
         if current != branch:
             raise GitError(f"worktree {path} is on branch {current}, expected {branch}")
-        return
+        return False
     run("worktree", "prune", cwd=clone)
     if path.exists() and not any(path.iterdir()):
         path.rmdir()
     if has_ref(clone, f"refs/heads/{branch}"):
         run("worktree", "add", "--quiet", str(path), branch, cwd=clone)
-    else:
-        run("worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), start, cwd=clone)
+        return False
+    run("worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), start, cwd=clone)
+    return True
 
 
 def commits_beyond(worktree: Path, base: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from taskorch import git, prompts, repo
@@ -18,6 +19,7 @@ from taskorch.manifest import Task
 from taskorch.project import NOT_STARTED, Project
 from taskorch.runners.tmux import TmuxError
 from taskorch.state import now
+from taskorch.verify import IDENTITY
 
 LAUNCH_ERRORS = (git.GitError, prompts.PromptError, repo.RepoError, TmuxError, OSError)
 
@@ -68,10 +70,13 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
                           "set 'base' in the manifest")
     branch = git.check_branch(git.branch_name(task.id, task.title, task.issue))
     worktree = layout.worktree(task.id)
-    git.ensure_worktree(layout.clone, worktree, branch, base)
     row = project.store.get(task.id)
-    base_commit = (row.base_commit if row and row.base_commit
-                   else git.run("merge-base", "HEAD", base, cwd=worktree))
+    if git.ensure_worktree(layout.clone, worktree, branch, stack_point(project, task)):
+        merge_parents(project, task, worktree, branch)
+        base_commit = git.run("rev-parse", "HEAD", cwd=worktree)  # the task's own work starts here
+    else:
+        base_commit = (row.base_commit if row and row.base_commit
+                       else git.run("merge-base", "HEAD", base, cwd=worktree))
 
     prompt_file = layout.prompt_file(task.id, attempt)
     context = {**prompt_context(project, task, branch, attempt), **(extra or {})}
@@ -107,6 +112,43 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
                              head=git.branch_head(layout.clone, branch), screen=None,
                              activity=None, nudged_at=None, retry_at=None, answered=None)
     return Outcome(task.id, True, f"{task.id}: {how} in session {session}, branch {branch}")
+
+
+def stack_point(project: Project, task: Task) -> str:
+    """Where a new branch starts. `gate: merged`: the updated base. `gate: complete`: the work
+    it builds on that is not merged yet: one predecessor's branch (a stacked branch), or the
+    base, with several predecessors merged in afterwards by `merge_parents`."""
+    parents = unmerged_parents(project, task)
+    return parents[0] if len(parents) == 1 else f"origin/{project.manifest.base}"
+
+
+def unmerged_parents(project: Project, task: Task) -> list[str]:
+    """The branches of the tasks `task` builds on that are complete but not yet merged."""
+    if project.manifest.gate == "merged":
+        return []
+    rows = project.store.rows()
+    return [rows[p].branch for p in project.plan.stack_on[task.id]
+            if rows[p].status in ("complete", "pr_open") and rows[p].branch]
+
+
+def merge_parents(project: Project, task: Task, worktree: Path, branch: str) -> None:
+    """Merge several predecessors' branches into a new branch; a conflict is an error that
+    names the files, and leaves no half-made branch behind."""
+    parents = unmerged_parents(project, task)
+    if len(parents) < 2:
+        return
+    for parent in parents:
+        try:
+            git.run(*IDENTITY, "merge", "--quiet", "--no-edit", parent, cwd=worktree)
+        except git.GitError:
+            files = git.run("diff", "--name-only", "--diff-filter=U", cwd=worktree).split()
+            git.run("merge", "--abort", cwd=worktree)
+            git.run("worktree", "remove", "--force", str(worktree), cwd=project.layout.clone)
+            git.run("branch", "-D", branch, cwd=project.layout.clone)
+            reason = (f"merging the work it builds on conflicts: {parent} in "
+                      f"{', '.join(files) or 'some files'}; resolve it, then `doit retry {task.id}`")
+            project.store.transition(task.id, "error", reason, retry_at=None)
+            raise LaunchError(f"{task.id}: {reason}")
 
 
 def prompt_context(project: Project, task: Task, branch: str, attempt: int) -> dict[str, Any]:

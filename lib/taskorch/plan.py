@@ -32,6 +32,10 @@ class Wait:
 class Plan:
     manifest: Manifest
     waits: dict[str, list[Wait]] = field(default_factory=dict)
+    # The tasks whose work a task builds on: dependsOn, plus the latest earlier task touching
+    # overlapping files in any phase (phase gates hide those edges from `waits`, but with
+    # `gate: complete` the work is not on the base yet, so the branch must start from it).
+    stack_on: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def tasks(self) -> list[Task]:
@@ -133,9 +137,18 @@ def build(manifest: Manifest) -> Plan:
         if task.phase > 0:
             previous = manifest.phases[task.phase - 1].name
             plan.waits[task.id].append(Wait(plan.gate_id(task.phase - 1), "phase", (), previous))
+    plan.stack_on = {t.id: list(t.depends_on) for t in manifest.tasks}
     if manifest.same_file == "serialize":
         for phase in manifest.phases:
             _serialize_same_files(plan, _dependency_order(phase.tasks, by_id))
+        everything = _dependency_order(tuple(manifest.tasks), by_id)
+        index = FileIndex()
+        for position, task in enumerate(everything):
+            entries = task.files or ("",)
+            for earlier in sorted(index.waits_for(entries)):
+                if everything[earlier].id not in plan.stack_on[task.id]:
+                    plan.stack_on[task.id].append(everything[earlier].id)
+            index.add(position, entries)
     return plan
 
 
