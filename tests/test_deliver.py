@@ -103,3 +103,27 @@ def test_merge_auto_that_conflicts_waits_for_a_person(control, remote, tmp_path)
     status = control.status()["d"]
     assert status["status"] == "pr_open"
     assert "merge: auto could not merge it" in status["reason"] and "merge it by hand" in status["reason"]
+
+
+def test_push_early_sends_a_running_tasks_commits_before_it_finishes(control, remote, tmp_path):
+    script = tmp_path / "commit_then_hang.py"
+    script.write_text(
+        "import os, subprocess, time\n"
+        "open('early.txt', 'w').write('progress\\n')\n"
+        "g = ['git', '-c', 'user.name=a', '-c', 'user.email=a@a.invalid']\n"
+        "subprocess.run(g + ['add', '-A'], check=True)\n"
+        "subprocess.run(g + ['commit', '-qm', 'work in progress'], check=True)\n"
+        "print('committed', flush=True)\n"
+        "time.sleep(600)\n")
+    control.write(manifest([[{"id": "e", "title": "Early", "files": ["early.txt"]}]],
+                           repo=str(remote), push="early", agent="c",
+                           agents={"c": {"command": [sys.executable, str(script)]}}))
+    control.doit("launch")
+    log = control.workdir / "logs" / "e.log"
+    wait_for(lambda: log.exists() and "committed" in log.read_text(), what="the commit")
+    out = control.doit("heartbeat").stdout
+    assert "e: pushed its work in progress" in out
+    assert control.status()["e"]["status"] == "running"
+    local = run(control.workdir / "repo", "git", "rev-parse", "task/e-early").strip()
+    assert run(remote, "git", "rev-parse", "task/e-early").strip() == local
+    assert "pushed" not in control.doit("heartbeat").stdout  # nothing new: no second push

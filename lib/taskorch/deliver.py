@@ -7,11 +7,31 @@ nothing is ever force-pushed and no commit is dropped.
 
 from __future__ import annotations
 
-from taskorch import heal
+from taskorch import git, heal
 from taskorch.forges import forge_for
 from taskorch.forges.base import Delivery, DeliveryError, Forge
 from taskorch.project import Project
 from taskorch.state import TaskRow, epoch, now, stamp
+
+
+def push_early(project: Project) -> list[str]:
+    """`push: early`: push running tasks' new commits, so a dead machine loses none of them.
+    A failure changes nothing; the next tick tries again."""
+    if project.manifest.push != "early":
+        return []
+    clone, lines = project.layout.clone, []
+    for row in project.store.rows().values():
+        if row.status not in ("running", "stuck") or not row.branch:
+            continue
+        head = git.branch_head(clone, row.branch)
+        if head and head != row.base_commit and head != git.branch_head(clone, row.branch, "origin"):
+            try:
+                git.run("push", "--quiet", "origin", f"refs/heads/{row.branch}:refs/heads/{row.branch}",
+                        cwd=clone)
+                lines.append(f"{row.id}: pushed its work in progress ({head[:8]})")
+            except git.GitError as exc:
+                lines.append(f"{row.id}: early push failed, will try again: {exc}")
+    return lines
 
 
 def deliver(project: Project, at: float) -> list[str]:

@@ -109,10 +109,12 @@ def commits_beyond(worktree: Path, base: str) -> int:
     return int(run("rev-list", "--count", "HEAD", "--not", base, cwd=worktree) or 0)
 
 
-def branch_head(clone: Path, branch: str) -> str | None:
+def branch_head(clone: Path, branch: str, remote: str | None = None) -> str | None:
     """The commit a branch points at, read from the ref files: no process, so a heartbeat can
-    ask for every running task each tick (a new commit counts as progress)."""
-    loose = clone / ".git" / "refs" / "heads" / branch
+    ask for every running task each tick (a new commit counts as progress). With `remote`, the
+    last known head of that remote's branch."""
+    name = f"remotes/{remote}/{branch}" if remote else f"heads/{branch}"
+    loose = clone / ".git" / "refs" / name
     try:
         return loose.read_text().strip()
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
@@ -121,7 +123,7 @@ def branch_head(clone: Path, branch: str) -> str | None:
         packed = (clone / ".git" / "packed-refs").read_text()
     except FileNotFoundError:
         return None
-    suffix = f" refs/heads/{branch}"
+    suffix = f" refs/{name}"
     return next((line.split(" ", 1)[0] for line in packed.splitlines() if line.endswith(suffix)),
                 None)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from taskorch import heal, lock, screen
 from taskorch.classify import Exit, Observation, Verdict, classify, reading
-from taskorch.deliver import deliver
+from taskorch.deliver import deliver, push_early
 from taskorch.git import GitError, branch_head
 from taskorch.launch import LAUNCH_ERRORS, LaunchError, launch
 from taskorch.manifest import Task
@@ -74,6 +74,7 @@ def tick(project: Project) -> list[str]:
     for look in looks:
         lines += act(project, look)
     lines += retry(project, time.time())
+    lines += push_early(project)
     lines += deliver(project, time.time())
     lines += advance(project)
     counts: dict[str, int] = {}

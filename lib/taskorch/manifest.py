@@ -24,7 +24,7 @@ DEFAULT_AGENT = "codex"
 DEFAULT_MAX_PARALLEL = 4
 HEARTBEAT_DEFAULTS = {"stall_minutes": 20, "max_attempts": 3, "retry_backoff_seconds": 10,
                       "verify_timeout_minutes": 30, "hook": True}
-DELIVERY_DEFAULTS = {"forge": "git", "gate": "complete", "merge": "manual"}
+DELIVERY_DEFAULTS = {"forge": "git", "gate": "complete", "merge": "manual", "push": "done"}
 RUNTIME_FIELDS = ("status", "worktree", "tmuxSession", "startedAt", "lastProgress",
                   "completedAt", "prNumber")
 
@@ -85,6 +85,7 @@ class Manifest:
     forge: str = "git"
     gate: str = "complete"    # when a dependent may start: its predecessors complete, or merged
     merge: str = "manual"     # auto: taskorch merges delivered work into base itself
+    push: str = "done"        # early: also push running tasks' new commits, so none is lost
 
     @property
     def root(self) -> Path:
@@ -254,7 +255,7 @@ TOP_FIELDS: dict[str, Check] = {
     "phases": is_list, "stall_minutes": is_positive_number, "max_attempts": is_positive_int,
     "retry_backoff_seconds": is_number, "verify_timeout_minutes": is_positive_number,
     "hook": is_bool, "forge": one_of("git"), "gate": one_of("complete", "merged"),
-    "merge": one_of("manual", "auto"),
+    "merge": one_of("manual", "auto"), "push": one_of("done", "early"),
 }
 TOP_REQUIRED = ("repo", "phases")
 FIELD_HINTS = {"repo": "owner/name, a git URL, a local path or demo",
