@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from taskorch.commands import cron, heartbeat, launch, operator, plan, status
+from taskorch.commands import cleanup, cron, heartbeat, launch, operator, plan, status
 from taskorch.manifest import ManifestError
 from taskorch.project import Project
 from taskorch.reporter import Reporter
@@ -47,6 +47,7 @@ def namespace(dodo_file: str) -> dict[str, Any]:
         "task_status": status.creator(project),
         "task_heartbeat": heartbeat.creator(project),
         "task_cron": cron.creator(project),
+        "task_cleanup": cleanup.creator(project),
         **operator.creators(project),
         **launch.gate_creators(project),
     }

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from taskorch import heal, lock, screen
+from taskorch import cleanup, heal, lock, screen
 from taskorch.classify import Exit, Observation, Verdict, classify, reading
 from taskorch.deliver import deliver, push_early
 from taskorch.git import GitError, branch_head
@@ -76,6 +76,8 @@ def tick(project: Project) -> list[str]:
     lines += retry(project, time.time())
     lines += push_early(project)
     lines += deliver(project, time.time())
+    if project.manifest.cleanup == "on-merge":
+        lines += [cleanup.remove_task(project, row) for row in cleanup.merged(project)]
     lines += advance(project)
     counts: dict[str, int] = {}
     for row in project.store.rows().values():

@@ -24,7 +24,8 @@ DEFAULT_AGENT = "codex"
 DEFAULT_MAX_PARALLEL = 4
 HEARTBEAT_DEFAULTS = {"stall_minutes": 20, "max_attempts": 3, "retry_backoff_seconds": 10,
                       "verify_timeout_minutes": 30, "hook": True}
-DELIVERY_DEFAULTS = {"forge": "git", "gate": "complete", "merge": "manual", "push": "done"}
+DELIVERY_DEFAULTS = {"forge": "git", "gate": "complete", "merge": "manual", "push": "done",
+                     "cleanup": "manual"}
 RUNTIME_FIELDS = ("status", "worktree", "tmuxSession", "startedAt", "lastProgress",
                   "completedAt", "prNumber")
 
@@ -86,6 +87,7 @@ class Manifest:
     gate: str = "complete"    # when a dependent may start: its predecessors complete, or merged
     merge: str = "manual"     # auto: taskorch merges delivered work into base itself
     push: str = "done"        # early: also push running tasks' new commits, so none is lost
+    cleanup: str = "manual"   # on-merge: the heartbeat removes merged tasks' worktrees itself
 
     @property
     def root(self) -> Path:
@@ -256,6 +258,7 @@ TOP_FIELDS: dict[str, Check] = {
     "retry_backoff_seconds": is_number, "verify_timeout_minutes": is_positive_number,
     "hook": is_bool, "forge": one_of("git"), "gate": one_of("complete", "merged"),
     "merge": one_of("manual", "auto"), "push": one_of("done", "early"),
+    "cleanup": one_of("manual", "on-merge"),
 }
 TOP_REQUIRED = ("repo", "phases")
 FIELD_HINTS = {"repo": "owner/name, a git URL, a local path or demo",

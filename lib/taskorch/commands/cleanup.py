@@ -1,0 +1,51 @@
+"""`doit cleanup`: remove merged tasks' worktrees, branches and sessions; `--all` removes
+everything taskorch made, after asking (or with `--yes`)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+from doit.exceptions import TaskFailed
+
+from taskorch import cleanup, lock
+from taskorch.project import Project
+
+
+def creator(project: Project) -> Callable[[], dict]:
+    def run(all: bool, yes: bool, force: bool) -> TaskFailed | None:
+        if all and not yes:
+            if not sys.stdin.isatty():
+                return TaskFailed("cleanup --all removes the clone, every worktree and all state; "
+                                  "add --yes to confirm")
+            answer = input(f"Remove {project.layout.root} and the tmux server? Type yes: ")
+            if answer.strip() != "yes":
+                print("cleanup: nothing removed")
+                return None
+        with lock.hold(project.layout.lock):
+            if all:
+                lines = cleanup.everything(project, force)
+            else:
+                lines = [cleanup.remove_task(project, row, force) for row in cleanup.merged(project)]
+        for line in lines or ["cleanup: no merged task has anything left to remove"]:
+            print(line)
+        return None
+
+    def task_cleanup() -> dict:
+        return {
+            "actions": [run],
+            "params": [
+                {"name": "all", "long": "all", "type": bool, "default": False,
+                 "help": "remove everything: tmux server, worktrees, clone, work directory"},
+                {"name": "yes", "long": "yes", "type": bool, "default": False,
+                 "help": "do not ask before --all"},
+                {"name": "force", "long": "force", "type": bool, "default": False,
+                 "help": "also remove worktrees with uncommitted or unpushed work"},
+            ],
+            "uptodate": [False],
+            "verbosity": 2,
+        }
+
+    task_cleanup.__doc__ = ("Remove merged tasks' worktrees, branches and sessions "
+                            "(--all: everything, --force, --yes).")
+    return task_cleanup
