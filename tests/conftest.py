@@ -41,6 +41,7 @@ class Control:
 
     def __init__(self, path: Path):
         self.path = path
+        self.env: dict[str, str] = {}  # extra environment for every doit call
         shutil.copy(ROOT / "dodo.py", path / "dodo.py")
         shutil.copytree(ROOT / "prompts", path / "prompts")
 
@@ -57,7 +58,7 @@ class Control:
     def doit(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
         result = subprocess.run([sys.executable, "-m", "doit", *args], cwd=self.path,
                                 capture_output=True, text=True, timeout=timeout,
-                                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+                                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **self.env})
         if check and result.returncode != 0:
             pytest.fail(f"doit {' '.join(args)} exited {result.returncode}\n"
                         f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")

@@ -7,9 +7,9 @@ nothing is ever force-pushed and no commit is dropped.
 
 from __future__ import annotations
 
-from taskorch import git, heal
+from taskorch import git, heal, launch, prompts
 from taskorch.forges import forge_for
-from taskorch.forges.base import Delivery, DeliveryError, Forge
+from taskorch.forges.base import Delivery, DeliveryError, Forge, PullRequest
 from taskorch.project import Project
 from taskorch.state import TaskRow, epoch, now, stamp
 
@@ -53,9 +53,24 @@ def deliver(project: Project, at: float) -> list[str]:
     return [line for line in lines if line]
 
 
+def pull_request(project: Project, row: TaskRow) -> PullRequest:
+    """Title, body (from prompts/pr.md.j2, always closing the issue) and base of a task's PR."""
+    task = project.manifest.task(row.id)
+    context = {**launch.prompt_context(project, task, row.branch, row.attempts),
+               "summary": row.reason}
+    body = prompts.render(project.manifest.root / "prompts", "pr.md.j2", context)
+    if task.issue and f"Closes #{task.issue}" not in body:
+        body = f"Closes #{task.issue}\n\n{body}"
+    title = f"fix: Issue #{task.issue} - {task.title}" if task.issue else task.title
+    parents = launch.unmerged_parents(project, task)
+    return PullRequest(title=title.splitlines()[0][:200], body=body,
+                       base=parents[0] if len(parents) == 1 else project.manifest.base)
+
+
 def push(project: Project, forge: Forge, row: TaskRow, at: float) -> str:
     try:
-        delivery = forge.deliver(row.branch, row.base_commit or f"origin/{project.manifest.base}")
+        delivery = forge.deliver(row.branch, row.base_commit or f"origin/{project.manifest.base}",
+                                 pull_request(project, row))
     except DeliveryError as exc:
         failures = row.push_failures + 1
         retry = at + heal.backoff(failures, project.manifest.retry_backoff_seconds)
@@ -64,19 +79,23 @@ def push(project: Project, forge: Forge, row: TaskRow, at: float) -> str:
                                  push_failures=failures)
         return f"{row.id}: {reason}"
     project.store.transition(row.id, "pr_open", f"delivered: {delivery.ref}", retry_at=None,
-                             push_failures=0, delivery=delivery.ref, pr_number=delivery.number)
+                             push_failures=0, delivery=delivery.ref, pr_number=delivery.number,
+                             pr_base=delivery.base)
     return f"{row.id}: pr_open ({delivery.ref})"
 
 
 def check(project: Project, forge: Forge, row: TaskRow) -> list[str]:
     """Has the delivered work been merged (or its PR closed)? Merge it here with `merge: auto`."""
     base_commit = row.base_commit or f"origin/{project.manifest.base}"
-    delivery = Delivery(ref=row.delivery or "", number=row.pr_number)
+    delivery = Delivery(ref=row.delivery or "", number=row.pr_number, base=row.pr_base)
     state = forge.state(row.branch, base_commit, delivery)
     how = f"merged into {project.manifest.base}"
+    lines = []
+    if state == "open" and row.pr_base and row.pr_base != project.manifest.base:
+        lines += restack(project, forge, row, delivery)
     if state == "open" and project.manifest.merge == "auto":
         try:
-            forge.merge(row.branch)
+            forge.merge(row.branch, delivery)
         except DeliveryError as exc:
             reason = f"delivered: {delivery.ref}; merge: auto could not merge it ({exc}); merge it by hand"
             if row.reason != reason:
@@ -87,9 +106,25 @@ def check(project: Project, forge: Forge, row: TaskRow) -> list[str]:
         state, how = forge.state(row.branch, base_commit, delivery), f"{how} by taskorch (merge: auto)"
     if state == "merged":
         project.store.transition(row.id, "merged", how, completed_at=row.completed_at or now())
-        return [f"{row.id}: {how}"]
+        return lines + [f"{row.id}: {how}"]
     if state == "closed":
         project.store.transition(row.id, "error", "its pull request was closed without being "
                                  f"merged (`doit retry {row.id}` starts it again)", retry_at=None)
-        return [f"{row.id}: error: closed without being merged"]
-    return []
+        return lines + [f"{row.id}: error: closed without being merged"]
+    return lines
+
+
+def restack(project: Project, forge: Forge, row: TaskRow, delivery: Delivery) -> list[str]:
+    """A PR stacked on another task's branch moves to the base once that task has merged."""
+    rows = project.store.rows()
+    parent = next((r for r in rows.values() if r.branch == row.pr_base), None)
+    if parent is None or parent.status != "merged":
+        return []
+    try:
+        forge.retarget(delivery, project.manifest.base)
+    except DeliveryError as exc:
+        return [f"{row.id}: could not move its pull request to {project.manifest.base}: {exc}"]
+    project.store.update({row.id: {"pr_base": project.manifest.base}})
+    project.store.note(row.id, f"moved its pull request from {row.pr_base} to "
+                               f"{project.manifest.base} ({parent.id} merged)")
+    return [f"{row.id}: pull request now targets {project.manifest.base}"]

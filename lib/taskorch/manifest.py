@@ -256,7 +256,7 @@ TOP_FIELDS: dict[str, Check] = {
     "max_parallel": is_positive_int, "sameFile": one_of("serialize", "allow"),
     "phases": is_list, "stall_minutes": is_positive_number, "max_attempts": is_positive_int,
     "retry_backoff_seconds": is_number, "verify_timeout_minutes": is_positive_number,
-    "hook": is_bool, "forge": one_of("git"), "gate": one_of("complete", "merged"),
+    "hook": is_bool, "forge": one_of("git", "github"), "gate": one_of("complete", "merged"),
     "merge": one_of("manual", "auto"), "push": one_of("done", "early"),
     "cleanup": one_of("manual", "on-merge"),
 }
@@ -357,8 +357,15 @@ def load_text(text: str, path: Path) -> Manifest:
         socket=data.get("socket"),
         created=data.get("created"),
         **{key: data.get(key, default) for key, default in HEARTBEAT_DEFAULTS.items()},
-        **{key: data.get(key, default) for key, default in DELIVERY_DEFAULTS.items()},
+        **{key: data.get(key, default) for key, default in
+           {**DELIVERY_DEFAULTS, "forge": default_forge(data["repo"])}.items()},
     )
+
+
+def default_forge(repo: str) -> str:
+    """GitHub for `owner/name`, plain git for every other remote."""
+    return "github" if re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", repo) and not \
+        repo.startswith(".") else "git"
 
 
 def _agents(source: Source, raw: Any) -> dict[str, agent_profiles.AgentProfile]:

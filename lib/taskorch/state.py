@@ -47,6 +47,7 @@ HEARTBEAT_COLUMNS = {
     "answered": "TEXT",         # fingerprint of the screen last answered, so nothing is sent twice
     "says": "TEXT",             # what that screen said: 'waiting:<question>', 'idle' or ''
     "delivery": "TEXT",         # the pushed branch or pull request
+    "pr_base": "TEXT",          # the branch that pull request targets
     "push_failures": "INTEGER NOT NULL DEFAULT 0",  # in a row, for the push backoff
 
     "budget_from": "INTEGER NOT NULL DEFAULT 0",  # attempts before the last `doit retry`
@@ -98,6 +99,7 @@ class TaskRow:
     says: str | None = None
     delivery: str | None = None
     push_failures: int = 0
+    pr_base: str | None = None
 
 
 @dataclass(frozen=True)

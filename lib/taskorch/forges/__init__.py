@@ -6,7 +6,10 @@ from pathlib import Path
 
 from taskorch.forges.base import Forge
 from taskorch.forges.git import GitForge
+from taskorch.forges.github import GitHubForge
+
+FORGES: dict[str, type] = {"git": GitForge, "github": GitHubForge}
 
 
 def forge_for(kind: str, clone: Path, base: str) -> Forge:
-    return {"git": GitForge}[kind](clone, base)
+    return FORGES[kind](clone, base)

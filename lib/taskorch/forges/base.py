@@ -17,17 +17,28 @@ class DeliveryError(Exception):
 class Delivery:
     ref: str                 # what `doit status` shows: a PR number or a remote branch
     number: int | None = None
+    base: str | None = None  # the branch a pull request targets (a parent's, while stacked)
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    title: str
+    body: str
+    base: str                # the base branch, or the branch it is stacked on
 
 
 class Forge(Protocol):
     def refresh(self) -> None:
         """Learn the remote's current state once per tick (one fetch, one API call...)."""
 
-    def deliver(self, branch: str, base_commit: str) -> Delivery:
+    def deliver(self, branch: str, base_commit: str, pr: PullRequest | None = None) -> Delivery:
         """Push `branch` (never forced) and open its pull request, or find the one open."""
 
     def state(self, branch: str, base_commit: str, delivery: Delivery) -> str:
         """'open', 'merged' or 'closed' (closed without being merged)."""
 
-    def merge(self, branch: str) -> None:
+    def retarget(self, delivery: Delivery, base: str) -> None:
+        """Point a stacked pull request at `base` once the branch under it has merged."""
+
+    def merge(self, branch: str, delivery: Delivery | None = None) -> None:
         """Merge the delivered branch into the base (for `merge: auto`)."""

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from taskorch import git
-from taskorch.forges.base import Delivery, DeliveryError
+from taskorch.forges.base import Delivery, DeliveryError, PullRequest
 from taskorch.verify import IDENTITY
 
 
@@ -31,7 +31,7 @@ class GitForge:
         except git.GitError as exc:
             raise DeliveryError(f"fetch from origin failed: {exc}") from None
 
-    def deliver(self, branch: str, base_commit: str) -> Delivery:
+    def deliver(self, branch: str, base_commit: str, pr: PullRequest | None = None) -> Delivery:
         try:
             git.run("push", "--quiet", "origin", f"refs/heads/{branch}:refs/heads/{branch}",
                     cwd=self.clone)
@@ -49,7 +49,10 @@ class GitForge:
             return "closed"  # the branch left the remote without being merged
         return "open"
 
-    def merge(self, branch: str) -> None:
+    def retarget(self, delivery: Delivery, base: str) -> None:
+        """A pushed branch has no base of its own to move."""
+
+    def merge(self, branch: str, delivery: Delivery | None = None) -> None:
         """Merge into the base in the clone's own checkout, then push the base (no force)."""
         try:
             git.run("checkout", "--quiet", "-B", self.base, self.remote_base, cwd=self.clone)

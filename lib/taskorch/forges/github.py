@@ -1,0 +1,68 @@
+"""The GitHub forge, through the `gh` CLI the user has logged in.
+
+Branches are pushed with git; pull requests are found before they are created (so a killed
+heartbeat never opens two), created with `--body-file` (the body holds issue text, which never
+goes on a command line), watched with `gh pr view`, and moved to the base branch with
+`gh pr edit --base` once the branch they were stacked on has merged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+from taskorch.forges.base import Delivery, DeliveryError, PullRequest
+from taskorch.forges.git import GitForge
+
+STATES = {"MERGED": "merged", "CLOSED": "closed", "OPEN": "open"}
+
+
+class GitHubForge(GitForge):
+    def _gh(self, *args: str) -> str:
+        try:
+            proc = subprocess.run(["gh", *args], cwd=self.clone, capture_output=True, text=True)
+        except FileNotFoundError:
+            raise DeliveryError("gh is not installed; install GitHub's CLI and run "
+                                "`gh auth login`, or set forge: git") from None
+        if proc.returncode != 0:
+            detail = (proc.stderr.strip() or proc.stdout.strip() or f"exit {proc.returncode}")
+            raise DeliveryError(f"gh {args[0]} {args[1]}: {detail.splitlines()[-1]}")
+        return proc.stdout
+
+    def deliver(self, branch: str, base_commit: str, pr: PullRequest | None = None) -> Delivery:
+        super().deliver(branch, base_commit)
+        found = json.loads(self._gh("pr", "list", "--head", branch, "--state", "all",
+                                    "--json", "number,url,state,baseRefName", "--limit", "1"))
+        if found:
+            return Delivery(ref=f"#{found[0]['number']}", number=found[0]["number"],
+                            base=found[0]["baseRefName"])
+        assert pr is not None
+        with tempfile.NamedTemporaryFile("w", suffix=".md", delete=False) as body:
+            body.write(pr.body)
+        try:
+            url = self._gh("pr", "create", "--title", pr.title, "--base", pr.base, "--head",
+                           branch, "--body-file", body.name).strip()
+        finally:
+            Path(body.name).unlink(missing_ok=True)
+        match = re.search(r"/pull/(\d+)", url)
+        if not match:
+            raise DeliveryError(f"gh pr create answered {url!r}, not a pull request URL")
+        return Delivery(ref=f"#{match.group(1)}", number=int(match.group(1)), base=pr.base)
+
+    def state(self, branch: str, base_commit: str, delivery: Delivery) -> str:
+        if delivery.number is None:
+            return super().state(branch, base_commit, delivery)
+        view = json.loads(self._gh("pr", "view", str(delivery.number), "--json",
+                                   "state,mergedAt,number,url"))
+        return STATES.get(view["state"], "open")
+
+    def retarget(self, delivery: Delivery, base: str) -> None:
+        self._gh("pr", "edit", str(delivery.number), "--base", base)
+
+    def merge(self, branch: str, delivery: Delivery | None = None) -> None:
+        if delivery is None or delivery.number is None:
+            return super().merge(branch)
+        self._gh("pr", "merge", str(delivery.number), "--merge")

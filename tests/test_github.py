@@ -1,0 +1,120 @@
+"""The github forge's contract with `gh`, against a recording gh first on PATH.
+
+Pushes go to a real bare repository; pull requests live in the recording gh's state file,
+which the tests edit the way GitHub would change (merged, closed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import manifest, wait_for
+
+BIN = Path(__file__).resolve().parent / "bin"
+DEMO = {"command": [sys.executable, "-m", "taskorch.demo_agent", "{prompt_file}"]}
+
+
+@pytest.fixture
+def gh(control, tmp_path):  # type: ignore[no-untyped-def]
+    state, log = tmp_path / "gh-state.json", tmp_path / "gh-log.jsonl"
+    control.env.update(PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
+                       FAKE_GH_STATE=str(state), FAKE_GH_LOG=str(log))
+
+    class GH:
+        def calls(self) -> list[dict]:
+            return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+        def prs(self) -> list[dict]:
+            return json.loads(state.read_text())["prs"] if state.exists() else []
+
+        def set(self, number: int, **fields) -> None:  # type: ignore[no-untyped-def]
+            data = json.loads(state.read_text())
+            next(p for p in data["prs"] if p["number"] == number).update(fields)
+            state.write_text(json.dumps(data))
+
+        def seed(self, **pr) -> None:  # type: ignore[no-untyped-def]
+            state.write_text(json.dumps({"prs": [pr]}))
+    return GH()
+
+
+def start(control, remote, tasks, **top) -> None:  # type: ignore[no-untyped-def]
+    control.write(manifest([tasks], repo=str(remote), forge="github", agent="d",
+                           agents={"d": DEMO}, retry_backoff_seconds=0, **top))
+    control.doit("launch")
+
+
+def until(control, task_id: str, state: str) -> dict:  # type: ignore[no-untyped-def]
+    return wait_for(lambda: control.doit("heartbeat") and (
+        s := control.status()[task_id])["status"] == state and s, what=f"{task_id} {state}")
+
+
+HOSTILE = "$(touch /tmp/PWNED) `id`; C-c \"quoted\" {{ 7*7 }}"
+
+
+def test_create_passes_the_body_by_file_and_closes_the_issue(control, remote, gh):
+    start(control, remote, [{"id": "g", "issue": 12, "title": HOSTILE, "body": HOSTILE + "\nline 2",
+                             "files": ["g.txt"]}])
+    status = until(control, "g", "pr_open")
+    assert (status["prNumber"], status["reason"]) == (1, "delivered: #1")
+    create = next(c for c in gh.calls() if c["argv"][:2] == ["pr", "create"])
+    argv = create["argv"]
+    assert argv[argv.index("--title") + 1] == f"fix: Issue #12 - {HOSTILE}"
+    assert argv[argv.index("--base") + 1] == "main"
+    assert create["body"].startswith("Closes #12\n") and HOSTILE + "\nline 2" in create["body"]
+    assert not any(HOSTILE in arg for arg in argv if not arg.startswith("fix:"))
+    assert not Path("/tmp/PWNED").exists()
+
+
+def test_an_existing_pull_request_is_found_not_created_again(control, remote, gh):
+    gh.seed(number=7, url="https://github.com/acme/service/pull/7", state="OPEN",
+            head="task/g-again", baseRefName="main", mergedAt=None)
+    start(control, remote, [{"id": "g", "title": "again", "files": ["g.txt"]}])
+    assert until(control, "g", "pr_open")["prNumber"] == 7
+    assert not [c for c in gh.calls() if c["argv"][:2] == ["pr", "create"]]
+
+
+def test_a_merged_pull_request_makes_the_task_merged(control, remote, gh):
+    start(control, remote, [{"id": "g", "title": "m", "files": ["g.txt"]}])
+    until(control, "g", "pr_open")
+    gh.set(1, state="MERGED", mergedAt="2026-11-24T01:00:00Z")
+    assert until(control, "g", "merged")["reason"] == "merged into main"
+
+
+def test_a_pull_request_closed_unmerged_is_an_error_without_retry(control, remote, gh):
+    start(control, remote, [{"id": "g", "title": "c", "files": ["g.txt"]}])
+    until(control, "g", "pr_open")
+    gh.set(1, state="CLOSED")
+    status = until(control, "g", "error")
+    assert "closed without being merged" in status["reason"] and status["attempts"] == 1
+
+
+def test_a_stacked_pull_request_moves_to_main_when_its_parent_merges(control, remote, gh):
+    start(control, remote, [{"id": "x", "title": "x", "files": ["s.txt"]},
+                            {"id": "y", "title": "y", "files": ["s.txt"]}])
+    until(control, "y", "pr_open")
+    prs = {pr["head"]: pr for pr in gh.prs()}
+    assert prs["task/y-y"]["baseRefName"] == "task/x-x"
+    gh.set(prs["task/x-x"]["number"], state="MERGED", mergedAt="2026-11-24T01:00:00Z")
+    until(control, "x", "merged")
+    edit = [c["argv"] for c in gh.calls() if c["argv"][:2] == ["pr", "edit"]]
+    assert edit == [["pr", "edit", str(prs["task/y-y"]["number"]), "--base", "main"]]
+
+
+def test_merge_auto_merges_through_gh(control, remote, gh):
+    start(control, remote, [{"id": "g", "title": "auto", "files": ["g.txt"]}], merge="auto")
+    until(control, "g", "merged")
+    assert ["pr", "merge", "1", "--merge"] in [c["argv"] for c in gh.calls()]
+
+
+def test_every_gh_call_has_a_known_shape(control, remote, gh):
+    start(control, remote, [{"id": "g", "title": "shapes", "files": ["g.txt"]}], merge="auto")
+    until(control, "g", "merged")
+    assert gh.calls() and all(not c["argv"][0].startswith("fake") for c in gh.calls())
+    unexpected = [c for c in gh.calls() if c["argv"][:2] not in (
+        ["pr", "list"], ["pr", "create"], ["pr", "view"], ["pr", "edit"], ["pr", "merge"])]
+    assert unexpected == []
