@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from taskorch.commands import cleanup, cron, heartbeat, launch, operator, plan, status
+from taskorch.commands import cleanup, cron, heartbeat, import_, launch, operator, plan, status
 from taskorch.manifest import ManifestError
 from taskorch.project import Project
 from taskorch.reporter import Reporter
@@ -48,6 +48,7 @@ def namespace(dodo_file: str) -> dict[str, Any]:
         "task_heartbeat": heartbeat.creator(project),
         "task_cron": cron.creator(project),
         "task_cleanup": cleanup.creator(project),
+        "task_import": import_.creator(project),
         **operator.creators(project),
         **launch.gate_creators(project),
     }

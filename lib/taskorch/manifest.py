@@ -88,6 +88,7 @@ class Manifest:
     merge: str = "manual"     # auto: taskorch merges delivered work into base itself
     push: str = "done"        # early: also push running tasks' new commits, so none is lost
     cleanup: str = "manual"   # on-merge: the heartbeat removes merged tasks' worktrees itself
+    labels: dict[str, str] = field(default_factory=dict)  # issue label -> phase, for doit import
 
     @property
     def root(self) -> Path:
@@ -258,7 +259,7 @@ TOP_FIELDS: dict[str, Check] = {
     "retry_backoff_seconds": is_number, "verify_timeout_minutes": is_positive_number,
     "hook": is_bool, "forge": one_of("git", "github"), "gate": one_of("complete", "merged"),
     "merge": one_of("manual", "auto"), "push": one_of("done", "early"),
-    "cleanup": one_of("manual", "on-merge"),
+    "cleanup": one_of("manual", "on-merge"), "labels": is_str_map,
 }
 TOP_REQUIRED = ("repo", "phases")
 FIELD_HINTS = {"repo": "owner/name, a git URL, a local path or demo",
@@ -359,6 +360,7 @@ def load_text(text: str, path: Path) -> Manifest:
         **{key: data.get(key, default) for key, default in HEARTBEAT_DEFAULTS.items()},
         **{key: data.get(key, default) for key, default in
            {**DELIVERY_DEFAULTS, "forge": default_forge(data["repo"])}.items()},
+        labels={k.lower(): v for k, v in data.get("labels", {}).items()},
     )
 
 

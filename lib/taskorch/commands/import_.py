@@ -1,0 +1,69 @@
+"""`doit import`: add open issues to the manifest as tasks (a diff first; --write applies it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from doit.exceptions import TaskFailed
+
+from taskorch import git, importer, lock, repo
+from taskorch.layout import write_atomic
+from taskorch.manifest import ManifestError
+from taskorch.project import Project
+
+
+def tracked_files(project: Project) -> set[str]:
+    """The repository's files on the base branch, from the clone (made if needed)."""
+    layout, manifest = project.layout, project.manifest
+    git.ensure_clone(repo.remote_url(manifest.repo, manifest.root, layout.root), layout.clone)
+    git.run("fetch", "--quiet", "origin", cwd=layout.clone)
+    listing = git.run("ls-tree", "-r", "--name-only", f"origin/{manifest.base}", cwd=layout.clone)
+    return set(listing.splitlines())
+
+
+def creator(project: Project) -> Callable[[], dict]:
+    def run(source: str, write: bool) -> TaskFailed | None:
+        path = project.manifest.path
+        try:
+            issues = importer.read_issues(Path(source) if source else None, project.manifest.root)
+            with lock.hold(project.layout.lock):
+                result = importer.plan_import(path, issues, tracked_files(project),
+                                              project.manifest.labels)
+                importer.check(result, path)
+                if write and result.added:
+                    write_atomic(path, result.text)
+        except importer.ImportError_ as exc:
+            return TaskFailed(str(exc))
+        except (git.GitError, repo.RepoError) as exc:
+            return TaskFailed(f"import: cannot list the repository's files: {exc}")
+        except ManifestError as exc:
+            return TaskFailed(f"import: the result would not be a valid manifest:\n{exc}")
+        print(result.diff or "import: no new issues")
+        print(f"import: {len(result.added)} new task(s): {', '.join(result.added) or '-'}; "
+              f"{len(result.skipped)} already in the manifest")
+        for note in result.notes:
+            print(f"import: {note}")
+        if result.without_files:
+            print("import: no files found for " + ", ".join(result.without_files) + "; they "
+                  "run serialized against every task of their phase until you add files:")
+        if result.added:
+            print(f"import: wrote {path.name}" if write else
+                  "import: nothing written; run `doit import --write` to apply this diff")
+        return None
+
+    def task_import() -> dict:
+        return {
+            "actions": [run],
+            "params": [
+                {"name": "source", "long": "from", "default": "",
+                 "help": "read issues from this JSON file instead of `gh issue list`"},
+                {"name": "write", "long": "write", "type": bool, "default": False,
+                 "help": "apply the diff to the manifest"},
+            ],
+            "uptodate": [False],
+            "verbosity": 2,
+        }
+
+    task_import.__doc__ = "Add open GitHub issues as tasks: shows a diff; --write applies it."
+    return task_import
