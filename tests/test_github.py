@@ -118,3 +118,16 @@ def test_every_gh_call_has_a_known_shape(control, remote, gh):
     unexpected = [c for c in gh.calls() if c["argv"][:2] not in (
         ["pr", "list"], ["pr", "create"], ["pr", "view"], ["pr", "edit"], ["pr", "merge"])]
     assert unexpected == []
+
+
+def test_import_reads_open_issues_through_gh(control, remote, gh, tmp_path):
+    issues = tmp_path / "issues.json"
+    issues.write_text(json.dumps([{"number": 5, "title": "From GitHub", "labels": [{"name": "high"}],
+                                   "body": "Edit `README.md`, please."}]))
+    control.env["FAKE_GH_ISSUES"] = str(issues)
+    control.write(manifest([[{"id": "a", "title": "a", "files": ["a.txt"]}]], repo=str(remote),
+                           forge="github"))
+    out = control.doit("import").stdout
+    assert "import: 1 new task(s): i5" in out and "+      - id: i5" in out
+    assert ["issue", "list", "--state", "open", "--json", "number,title,body,labels", "--limit",
+            "1000"] in [c["argv"] for c in gh.calls()]

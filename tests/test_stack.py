@@ -63,6 +63,10 @@ def test_twelve_stacked_tasks_are_pushed_then_merged_in_plan_order_without_confl
 
     on_main = set(git(remote, "git", "rev-list", "main").split())
     assert agent_commits <= on_main, "no agent commit may be missing from the remote"
+    subjects = git(remote, "git", "log", "--format=%s", "main").splitlines()
+    for phase in TWELVE:
+        for task in phase:
+            assert f"{task['id']}: {task['title']}" in subjects, f"{task['id']}'s change is not on main"
     shared = git(remote, "git", "show", "main:shared.txt").splitlines()
     assert shared == ["a1: a1", "b1: b1", "c1: c1"]
 

@@ -31,6 +31,7 @@ def as_dict(project: Project, views: dict[str, View]) -> dict[str, Any]:
         "reason": views[t.id].reason, "attempts": views[t.id].row.attempts,
         "branch": views[t.id].row.branch, "worktree": views[t.id].row.worktree,
         "session": views[t.id].row.session, "prNumber": views[t.id].row.pr_number,
+        "delivery": views[t.id].row.delivery,
         "startedAt": views[t.id].row.started_at, "completedAt": views[t.id].row.completed_at,
         "lastProgress": views[t.id].row.last_progress,
     } for t in m.tasks]}
