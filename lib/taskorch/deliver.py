@@ -62,8 +62,9 @@ def pull_request(project: Project, row: TaskRow) -> PullRequest:
     if task.issue and f"Closes #{task.issue}" not in body:
         body = f"Closes #{task.issue}\n\n{body}"
     title = f"fix: Issue #{task.issue} - {task.title}" if task.issue else task.title
+    first_line = next((line for line in title.splitlines() if line.strip()), task.id)
     parents = launch.unmerged_parents(project, task)
-    return PullRequest(title=title.splitlines()[0][:200], body=body,
+    return PullRequest(title=first_line[:200], body=body,
                        base=parents[0] if len(parents) == 1 else project.manifest.base)
 
 
@@ -71,7 +72,7 @@ def push(project: Project, forge: Forge, row: TaskRow, at: float) -> str:
     try:
         delivery = forge.deliver(row.branch, row.base_commit or f"origin/{project.manifest.base}",
                                  pull_request(project, row))
-    except DeliveryError as exc:
+    except (DeliveryError, prompts.PromptError) as exc:
         failures = row.push_failures + 1
         retry = at + heal.backoff(failures, project.manifest.retry_backoff_seconds)
         reason = f"verified, but {exc}; trying again at {stamp(retry)[11:19]} UTC"
@@ -88,6 +89,12 @@ def check(project: Project, forge: Forge, row: TaskRow) -> list[str]:
     """Has the delivered work been merged (or its PR closed)? Merge it here with `merge: auto`."""
     base_commit = row.base_commit or f"origin/{project.manifest.base}"
     delivery = Delivery(ref=row.delivery or "", number=row.pr_number, base=row.pr_base)
+    base_now = git.branch_head(project.layout.clone, project.manifest.base, "origin")
+    if (project.manifest.forge == "git" and project.manifest.merge == "manual"
+            and row.checked_base == base_now
+            and git.has_ref(project.layout.clone, f"refs/remotes/origin/{row.branch}")):
+        return []  # the base has not moved and the branch is still there: nothing can have changed
+    project.store.update({row.id: {"checked_base": base_now}})
     state = forge.state(row.branch, base_commit, delivery)
     how = f"merged into {project.manifest.base}"
     lines = []

@@ -48,6 +48,7 @@ HEARTBEAT_COLUMNS = {
     "says": "TEXT",             # what that screen said: 'waiting:<question>', 'idle' or ''
     "delivery": "TEXT",         # the pushed branch or pull request
     "pr_base": "TEXT",          # the branch that pull request targets
+    "checked_base": "TEXT",     # the remote base's head when the delivery was last checked
     "push_failures": "INTEGER NOT NULL DEFAULT 0",  # in a row, for the push backoff
 
     "budget_from": "INTEGER NOT NULL DEFAULT 0",  # attempts before the last `doit retry`
@@ -100,6 +101,7 @@ class TaskRow:
     delivery: str | None = None
     push_failures: int = 0
     pr_base: str | None = None
+    checked_base: str | None = None
 
 
 @dataclass(frozen=True)
