@@ -23,6 +23,13 @@ DONE = {"complete", "pr_open", "merged"}  # verified, and maybe delivered or mer
 AGENTS = Path(__file__).resolve().parent / "agents"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--faults", type=int, default=20,
+                     help="faults the reliability suite injects (CI: 20; the long run: 200)")
+    parser.addoption("--soak", action="store_true",
+                     help="run the soak test: 100 tasks through to merged")
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
              what: str = "condition") -> Any:
     """Poll until predicate() is truthy; fail the test with `what` after `timeout` seconds."""
