@@ -195,3 +195,14 @@ def test_every_overlapping_pair_is_ordered(seed):
             a, b = entries[f"t{i}"], entries[f"t{j}"]
             if any(overlaps(x, y) for x in a for y in b):
                 assert reaches(f"t{j}", f"t{i}"), f"t{j} {b} must wait for t{i} {a}"
+
+
+def test_when_slots_are_scarce_the_longest_chain_starts_first():
+    p = build([[{"id": "solo1", "title": "x", "files": ["s1"]},
+                {"id": "solo2", "title": "x", "files": ["s2"]},
+                {"id": "head", "title": "x", "files": ["h"]},
+                {"id": "mid", "title": "x", "files": ["h"]},
+                {"id": "tail", "title": "x", "files": ["h"]}]], max_parallel=1)
+    assert p.priority() == {"solo1": 1, "solo2": 1, "head": 3, "mid": 2, "tail": 1}
+    assert p.launch_order()[:1] == ["head"]
+    assert p.waves()[0] == ["head"]

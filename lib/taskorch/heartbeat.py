@@ -220,19 +220,19 @@ def retry(project: Project, at: float) -> list[str]:
 
 
 def advance(project: Project) -> list[str]:
-    """Launch what the gates now allow, in plan order, up to max_parallel."""
+    """Launch what the gates now allow, longest chains first, up to max_parallel."""
     views = project.record_gates()
     free = project.manifest.max_parallel - project.running(views)
     lines = []
-    for task in project.manifest.tasks:
+    for task_id in project.plan.launch_order():
         if free <= 0:
             break
-        if views[task.id].status != "pending":
+        if views[task_id].status != "pending":
             continue
         try:
-            outcome = launch(project, task.id)
+            outcome = launch(project, task_id)
         except LaunchError as exc:
-            lines.append(f"{task.id}: launch failed: {exc}")
+            lines.append(f"{task_id}: launch failed: {exc}")
             continue
         if outcome.launched:
             free -= 1

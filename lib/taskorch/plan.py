@@ -36,6 +36,7 @@ class Plan:
     # overlapping files in any phase (phase gates hide those edges from `waits`, but with
     # `gate: complete` the work is not on the base yet, so the branch must start from it).
     stack_on: dict[str, list[str]] = field(default_factory=dict)
+    _priority: dict[str, int] | None = field(default=None, repr=False)
 
     @property
     def tasks(self) -> list[Task]:
@@ -100,21 +101,56 @@ class Plan:
                 out.append(sentence)
         return out
 
+    def priority(self) -> dict[str, int]:
+        """Per task, how many tasks the longest chain waiting on it holds (itself included).
+
+        When slots are scarce, starting the longest chains first shortens the whole run:
+        bench/simulate.py measured the worst case at 2 to 4 slots fall from 1.20 to 1.13 times
+        the lower bound. Ties keep manifest order.
+        """
+        if self._priority is None:
+            waiters: dict[str, list[str]] = {}
+            pending: dict[str, int] = {}
+            for waiter, waited, _ in self.edges():
+                waiters.setdefault(waited, []).append(waiter)
+                pending[waiter] = pending.get(waiter, 0) + 1
+            nodes = {t.id for t in self.tasks} | set(pending) | set(waiters)
+            order = [n for n in nodes if not pending.get(n)]
+            for node in order:  # grows while it is walked: a topological order
+                for waiter in waiters.get(node, []):
+                    pending[waiter] -= 1
+                    if pending[waiter] == 0:
+                        order.append(waiter)
+            tasks = {t.id for t in self.tasks}
+            chain: dict[str, int] = {}
+            for node in reversed(order):
+                below = max((chain[w] for w in waiters.get(node, [])), default=0)
+                chain[node] = below + (node in tasks)
+            self._priority = {t.id: chain[t.id] for t in self.tasks}
+        return self._priority
+
+    def launch_order(self) -> list[str]:
+        """The order ready tasks are launched in: longest chain first, then manifest order."""
+        priority = self.priority()
+        return [t.id for t in sorted(self.tasks, key=lambda t: (-priority[t.id], t.index))]
+
     def waves(self, max_parallel: int | None = None) -> list[list[str]]:
         """What starts together if everything before it succeeds, at most max_parallel a wave."""
         cap = max_parallel or self.manifest.max_parallel
-        index = {t.id: t.index for t in self.tasks}
+        rank = {task_id: n for n, task_id in enumerate(self.launch_order())}
+        index = {t.id: rank[t.id] for t in self.tasks}  # who starts first follows launch order
+        position = {t.id: t.index for t in self.tasks}
         waiters: dict[str, list[str]] = {}
         pending: dict[str, int] = {}
         for waiter, waited, _ in self.edges():
             waiters.setdefault(waited, []).append(waiter)
             pending[waiter] = pending.get(waiter, 0) + 1
-        ready = [(t.index, t.id) for t in self.tasks if not pending.get(t.id)]
+        ready = [(index[t.id], t.id) for t in self.tasks if not pending.get(t.id)]
         heapq.heapify(ready)
         waves = []
         while ready:
             wave = [heapq.heappop(ready)[1] for _ in range(min(cap, len(ready)))]
-            waves.append(wave)
+            waves.append(sorted(wave, key=lambda task_id: position[task_id]))  # shown in manifest order
             finished = list(wave)
             while finished:
                 node = finished.pop()

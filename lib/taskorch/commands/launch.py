@@ -62,7 +62,8 @@ def creator(project: Project) -> Callable[[], Iterator[dict]]:
     CURRENT[:] = [run]
 
     def task_launch() -> Iterator[dict]:
-        for task in project.manifest.tasks:
+        # doit runs subtasks in the order given: the plan's launch order, longest chains first
+        for task in (project.manifest.task(i) for i in project.plan.launch_order()):
             deps = [f"_done:{w.id}" if w.reason != "phase" else f"_{w.id}"
                     for w in project.plan.waits[task.id]]
             yield {
