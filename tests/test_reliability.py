@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import manifest, wait_for
 
 DEMO = {"command": [sys.executable, "-m", "taskorch.demo_agent", "{prompt_file}"],
@@ -101,6 +103,7 @@ def agents_per_task(control) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return counts
 
 
+@pytest.mark.timeout(3600)  # the long runs; every wait inside has its own limit
 def test_the_flow_survives_faults(control, remote, request):
     faults = request.config.getoption("--faults")
     control.write(manifest(TASKS, repo=str(remote), agent="d", agents={"d": DEMO}, max_parallel=4,

@@ -11,12 +11,15 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import manifest, wait_for
 
 DEMO = {"command": [sys.executable, "-m", "taskorch.demo_agent", "{prompt_file}"],
         "env": {"TASKORCH_DEMO_DELAY": "0.3"}}
 
 
+@pytest.mark.timeout(3600)  # the long runs; every wait inside has its own limit
 def test_soak_to_merged(control, remote, request):
     size = 100 if request.config.getoption("--soak") else 20
     files = [f"src/m{i % (size // 3)}.py" for i in range(size)]  # hot files: chains of ~3
