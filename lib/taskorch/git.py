@@ -71,7 +71,7 @@ def ensure_clone(url: str, dest: Path) -> None:
     if partial.exists():
         shutil.rmtree(partial)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    run("clone", "--quiet", url, str(partial))
+    run("clone", "--quiet", "--", url, str(partial))  # a URL is never taken for an option
     partial.rename(dest)
 
 

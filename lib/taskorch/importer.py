@@ -25,7 +25,7 @@ LABEL_PHASES = {"critical": "Phase 1: Critical", "high": "Phase 2: High",
                 "medium": "Phase 3: Medium", "low": "Phase 4: Low"}
 DEFAULT_PHASE = "Phase 3: Medium"
 PATH_TOKEN = re.compile(r"`([^`\s]+)`|(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z0-9]+)(?::\d+)?")
-DEPENDS = re.compile(r"\b(?:depends on|blocked by)\s+#(\d+)", re.IGNORECASE)
+DEPENDS = re.compile(r"\b(?:depends on|blocked by)\s+#(\d{1,9})\b", re.IGNORECASE)
 
 
 class ImportError_(Exception):
@@ -47,7 +47,7 @@ def read_issues(source: Path | None, cwd: Path) -> list[dict[str, Any]]:
     if source is not None:
         try:
             data = json.loads(source.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise ImportError_(f"import: cannot read {source}: {exc}") from None
     else:
         try:
@@ -77,7 +77,7 @@ def files_named(body: str, tracked: set[str]) -> list[str]:
 
 
 def phase_for(labels: list[Any], mapping: dict[str, str]) -> str:
-    names = [(label.get("name") if isinstance(label, dict) else str(label)).lower()
+    names = [str((label.get("name") if isinstance(label, dict) else label) or "").lower()
              for label in labels or []]
     for name in names:
         if name in mapping:

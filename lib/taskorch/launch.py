@@ -21,7 +21,8 @@ from taskorch.runners.tmux import TmuxError
 from taskorch.state import now
 from taskorch.verify import IDENTITY
 
-LAUNCH_ERRORS = (git.GitError, prompts.PromptError, repo.RepoError, TmuxError, OSError)
+LAUNCH_ERRORS = (git.GitError, prompts.PromptError, repo.RepoError, TmuxError, OSError,
+                 ValueError)  # ValueError: text that cannot be written (a lone surrogate, a NUL)
 
 
 class LaunchError(Exception):

@@ -150,6 +150,17 @@ def is_nonempty_str(value: Any) -> str | None:
     return is_str(value) or "must not be empty; give a value"
 
 
+def is_name(value: Any) -> str | None:
+    """A string that becomes a path, a ref or an argument: no NUL byte can pass there."""
+    if isinstance(value, str) and "\0" in value:
+        return "contains a NUL byte; remove it"
+    return is_nonempty_str(value)
+
+
+def is_opt_name(value: Any) -> str | None:
+    return None if value is None else is_name(value)
+
+
 def is_opt_str(value: Any) -> str | None:
     return None if value is None else is_str(value)
 
@@ -159,7 +170,7 @@ def is_bool(value: Any) -> str | None:
 
 
 def is_positive_int(value: Any) -> str | None:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
         return None
     return f"must be a whole number of 1 or more, not {_yaml(value)}"
 
@@ -251,9 +262,9 @@ def is_list(value: Any) -> str | None:
 
 
 TOP_FIELDS: dict[str, Check] = {
-    "project": is_nonempty_str, "repo": is_nonempty_str, "workdir": is_nonempty_str,
-    "created": is_opt_str, "model": is_opt_str, "modelTier": is_opt_str, "socket": is_opt_str,
-    "base": is_nonempty_str, "agent": is_nonempty_str, "agents": is_mapping,
+    "project": is_nonempty_str, "repo": is_name, "workdir": is_name,
+    "created": is_opt_str, "model": is_opt_name, "modelTier": is_opt_str, "socket": is_opt_name,
+    "base": is_name, "agent": is_nonempty_str, "agents": is_mapping,
     "max_parallel": is_positive_int, "sameFile": one_of("serialize", "allow"),
     "phases": is_list, "stall_minutes": is_positive_number, "max_attempts": is_positive_int,
     "retry_backoff_seconds": is_number, "verify_timeout_minutes": is_positive_number,
@@ -268,7 +279,7 @@ PHASE_FIELDS: dict[str, Check] = {"name": is_nonempty_str, "tasks": is_list}
 TASK_FIELDS: dict[str, Check] = {
     "id": is_str, "issue": is_opt_positive_int, "title": is_str, "files": is_str_list,
     "dependsOn": is_str_list, "body": is_str, "description": is_str, "agent": is_nonempty_str,
-    "model": is_opt_str, "prompt": is_nonempty_str, "verify": is_nonempty_str,
+    "model": is_opt_name, "prompt": is_name, "verify": is_nonempty_str,
     "status": is_state, "worktree": is_opt_str, "tmuxSession": is_opt_str,
     "startedAt": is_opt_str, "lastProgress": is_opt_str, "completedAt": is_opt_str,
     "prNumber": is_opt_positive_int,
@@ -470,6 +481,10 @@ def _check_file(source: Source, path: FieldPath, entry: str) -> str | None:
         source.error(path, f"{entry!r} is absolute; give the path relative to the repository root")
         return None
     parts = entry.replace("\\", "/").split("/")
+    if entry.replace("\\", "/").startswith("/"):
+        source.error(path, f"{entry!r} is absolute (a backslash is a path separator here); give "
+                     "the path relative to the repository root")
+        return None
     if ".." in parts:
         source.error(path, f"{entry!r} escapes the repository with '..'; "
                      "give a path inside the repository")
@@ -503,7 +518,11 @@ def _check_prompts(source: Source, root: Path, phases: list[Phase]) -> None:
         if not task.prompt:
             continue
         where = task.source_path + ("prompt",)
-        target = (prompts / task.prompt).resolve()
+        try:
+            target = (prompts / task.prompt).resolve()
+        except (OSError, ValueError) as exc:
+            source.error(where, f"is not a usable file name ({exc}); name a template in prompts/")
+            continue
         if task.prompt.startswith("/") or not target.is_relative_to(prompts):
             source.error(where, f"{task.prompt!r} is outside prompts/; name a template in prompts/")
         elif not target.is_file():

@@ -26,8 +26,17 @@ def environment(prompts_dir: Path) -> "SandboxedEnvironment":
     import jinja2
     from jinja2.sandbox import SandboxedEnvironment
 
+    class InsidePrompts(jinja2.FileSystemLoader):
+        """A template (or a partial) may not be a symlink to a file outside prompts/."""
+
+        def get_source(self, environment, template):  # type: ignore[no-untyped-def]
+            source, filename, uptodate = super().get_source(environment, template)
+            if not Path(filename).resolve().is_relative_to(prompts_dir.resolve()):
+                raise jinja2.TemplateNotFound(f"{template} (it points outside prompts/)")
+            return source, filename, uptodate
+
     return SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(prompts_dir)),
+        loader=InsidePrompts(str(prompts_dir)),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -53,6 +62,9 @@ def render(prompts_dir: Path, template: str, context: dict[str, Any]) -> str:
     except jinja2.UndefinedError as exc:
         raise PromptError(f"{_where(exc, template, prompts_dir)}: {exc.message}; check the variable's spelling "
                           "(see prompts/README.md for the variables)") from None
+    except Exception as exc:  # anything else a template can provoke: %-formats, huge ranges...
+        raise PromptError(f"{_where(exc, template, prompts_dir)}: {type(exc).__name__}: {exc}; "
+                          "fix the template") from None
 
 
 def _where(exc: BaseException, template: str, prompts_dir: Path) -> str:

@@ -17,6 +17,8 @@ class RepoError(Exception):
 
 def remote_url(repo: str, root: Path, workdir: Path) -> str:
     """The URL to clone from; the clone's `origin` is where branches go."""
+    if repo.startswith("-"):
+        raise RepoError(f"repo: {repo!r} starts with '-'; give owner/name, a git URL or a path")
     if repo == DEMO:
         return str(demo.ensure_remote(workdir / "demo"))
     if "://" in repo or re.match(r"^[\w.-]+@[\w.-]+:", repo):

@@ -36,6 +36,10 @@ def run(spec: dict) -> int:
             if exc.errno == 7 else ""
         print(f"taskorch: cannot start {argv[0]!r}: {exc.strerror}{hint}", file=sys.stderr)
         code = 126
+    except ValueError as exc:  # a NUL byte cannot be passed in argv
+        print(f"taskorch: cannot start {argv[0]!r}: {exc} (use {{prompt_file}} or stdin)",
+              file=sys.stderr)
+        code = 126
     finally:
         if stdin:
             stdin.close()

@@ -38,6 +38,7 @@ class Source:
     lines: dict[FieldPath, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     text_lines: list[str] = field(default_factory=list, repr=False)
+    built: dict[int, tuple[Any, Any]] = field(default_factory=dict, repr=False)
 
     def line(self, path: FieldPath) -> int:
         """The line of the value at `path`, or of its nearest ancestor that has one."""
@@ -93,7 +94,11 @@ def parse(text: str, name: str) -> Source:
 
 def _parse_with(loader_class: type, text: str, name: str) -> Source:
     source = Source(name=name, data=None, text_lines=text.splitlines())
-    loader = loader_class(text)
+    try:
+        loader = loader_class(text)
+    except yaml.YAMLError as exc:  # a byte YAML does not allow (NUL, raw escapes, UTF-16)
+        source.errors.append(one_line(f"{name}:1: syntax: {exc}; save the file as UTF-8 text"))
+        return source
     try:
         node = loader.get_single_node()
         if node is not None:
@@ -102,6 +107,8 @@ def _parse_with(loader_class: type, text: str, name: str) -> Source:
         source.errors.append(one_line(f"{name}:{_syntax_line(exc)}: syntax: {_syntax_message(exc)}"))
     except RecursionError:
         source.errors.append(f"{name}:1: syntax: the YAML nests too deeply to read; flatten it")
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        source.errors.append(one_line(f"{name}:1: syntax: {exc}; shorten that value"))
     except yaml.YAMLError as exc:
         source.errors.append(one_line(f"{name}:1: syntax: {exc}; fix the YAML syntax"))
     finally:
@@ -150,6 +157,18 @@ NULL_TAG = "tag:yaml.org,2002:null"
 
 def _build(loader: Any, node: yaml.Node, path: FieldPath, source: Source,
            open_nodes: frozenset[int] = frozenset()) -> Any:
+    # An alias is the same node again: build it once, or a "billion laughs" file expands
+    # nine to the ninth nodes.
+    built = source.built.get(id(node))
+    if built is not None:
+        return built[1]
+    value = _build_node(loader, node, path, source, open_nodes)
+    source.built[id(node)] = (node, value)
+    return value
+
+
+def _build_node(loader: Any, node: yaml.Node, path: FieldPath, source: Source,
+                open_nodes: frozenset[int]) -> Any:
     if id(node) in open_nodes:
         raise _SelfReference(None, None, "this anchored collection contains an alias to itself; "
                              "write the value out instead", node.start_mark)
