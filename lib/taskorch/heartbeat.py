@@ -21,7 +21,7 @@ from taskorch.deliver import deliver, push_early
 from taskorch.git import GitError, branch_head
 from taskorch.launch import LAUNCH_ERRORS, LaunchError, launch
 from taskorch.manifest import Task
-from taskorch.project import Project
+from taskorch.project import Project, tally
 from taskorch.runners.base import Pane
 from taskorch.runners.tmux import TmuxError
 from taskorch.state import TaskRow, epoch, now, stamp
@@ -79,10 +79,7 @@ def tick(project: Project) -> list[str]:
     if project.manifest.cleanup == "on-merge":
         lines += [cleanup.remove_task(project, row) for row in cleanup.merged(project)]
     lines += advance(project)
-    counts: dict[str, int] = {}
-    for row in project.store.rows().values():
-        counts[row.status] = counts.get(row.status, 0) + 1
-    summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    summary = tally(row.status for row in project.store.rows().values())
     lines.append(f"heartbeat: {summary} ({time.monotonic() - started:.2f} s)")
     return lines
 

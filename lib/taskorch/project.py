@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import shlex
+from collections import Counter
+from typing import Iterable
 import sys
 from dataclasses import dataclass
 from functools import cached_property
@@ -16,6 +18,11 @@ from taskorch.runners.tmux import TmuxRunner
 from taskorch.state import Store, TaskRow
 
 NOT_STARTED = ("pending", "blocked")
+
+
+def tally(states: Iterable[str]) -> str:
+    """'2 blocked, 3 running': how many tasks are in each state, states in name order."""
+    return ", ".join(f"{n} {state}" for state, n in sorted(Counter(states).items()))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import sys
 from doit.reporter import ConsoleReporter
 
 from taskorch.commands import launch as launch_command
+from taskorch.project import tally
 
 
 class Reporter(ConsoleReporter):
@@ -50,11 +51,7 @@ class Reporter(ConsoleReporter):
         if self.launch_seen and launch_command.CURRENT:
             run = launch_command.CURRENT[0]
             started = sum(o.launched for o in run.outcomes)
-            views = run.project.views()
-            counts: dict[str, int] = {}
-            for view in views.values():
-                counts[view.status] = counts.get(view.status, 0) + 1
-            rest = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+            rest = tally(view.status for view in run.project.views().values())
             self.write(f"launch: started {started}; now {rest}\n")
         if self.runtime_errors:
             sys.stderr.write("taskorch: " + "\n".join(self.runtime_errors) + "\n")

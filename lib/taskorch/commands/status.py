@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from doit.exceptions import TaskFailed
 
-from taskorch.project import Project, View
+from taskorch.project import Project, View, tally
 
 COLUMNS = ("id", "phase", "state", "attempt", "branch", "session", "age", "active", "why")
 
@@ -48,10 +48,7 @@ def as_table(project: Project, views: dict[str, View]) -> str:
     ) for t in m.tasks]
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)) + "  " + r[-1] for r in rows]
-    counts: dict[str, int] = {}
-    for view in views.values():
-        counts[view.status] = counts.get(view.status, 0) + 1
-    summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    summary = tally(view.status for view in views.values())
     phases = "  ".join(f"{p + 1}={phase.name}" for p, phase in enumerate(m.phases))
     return "\n".join(lines + ["", f"{len(m.tasks)} tasks: {summary}", f"phases: {phases}"])
 
