@@ -28,7 +28,7 @@ PATH_TOKEN = re.compile(r"`([^`\s]+)`|(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z
 DEPENDS = re.compile(r"\b(?:depends on|blocked by)\s+#(\d{1,9})\b", re.IGNORECASE)
 
 
-class ImportError_(Exception):
+class IssuesError(Exception):
     """The issues could not be read; the message says why."""
 
 
@@ -48,20 +48,20 @@ def read_issues(source: Path | None, cwd: Path) -> list[dict[str, Any]]:
         try:
             data = json.loads(source.read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError) as exc:
-            raise ImportError_(f"import: cannot read {source}: {exc}") from None
+            raise IssuesError(f"import: cannot read {source}: {exc}") from None
     else:
         try:
             out = subprocess.run(["gh", "issue", "list", "--state", "open", "--json",
                                   "number,title,body,labels", "--limit", "1000"], cwd=cwd,
                                  capture_output=True, text=True)
         except FileNotFoundError:
-            raise ImportError_("import: gh is not installed; install it or use --from FILE") from None
+            raise IssuesError("import: gh is not installed; install it or use --from FILE") from None
         if out.returncode != 0:
-            raise ImportError_(f"import: gh issue list failed: {out.stderr.strip()}")
+            raise IssuesError(f"import: gh issue list failed: {out.stderr.strip()}")
         data = json.loads(out.stdout)
     if not isinstance(data, list) or not all(isinstance(i, dict) and isinstance(i.get("number"), int)
                                              for i in data):
-        raise ImportError_("import: expected a JSON list of issues with number, title, body, labels")
+        raise IssuesError("import: expected a JSON list of issues with number, title, body, labels")
     return data
 
 

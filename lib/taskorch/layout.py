@@ -40,10 +40,6 @@ class Layout:
         """Touched by a heartbeat that found another one running: run once more."""
         return self.root / "heartbeat.rerun"
 
-    @property
-    def demo(self) -> Path:
-        return self.root / "demo"
-
     def worktree(self, task_id: str) -> Path:
         return self.root / "worktrees" / task_id
 

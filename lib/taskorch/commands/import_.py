@@ -33,7 +33,7 @@ def creator(project: Project) -> Callable[[], dict]:
                 importer.check(result, path)
                 if write and result.added:
                     write_atomic(path, result.text)
-        except importer.ImportError_ as exc:
+        except importer.IssuesError as exc:
             return TaskFailed(str(exc))
         except (git.GitError, repo.RepoError) as exc:
             return TaskFailed(f"import: cannot list the repository's files: {exc}")
