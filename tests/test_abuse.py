@@ -703,7 +703,7 @@ def test_a_bad_issues_file_is_a_clear_error_or_inert(data, tmp_path):
         issues = importer.read_issues(issues_file, tmp_path)
         result = importer.plan_import(path, issues, {"README.md"})
         importer.check(result, path)
-    except importer.ImportError_ as exc:
+    except importer.IssuesError as exc:
         assert "\n" not in str(exc) and str(exc).startswith("import: ")
     except ManifestError as exc:
         assert_error_lines(exc.errors, str(path))
