@@ -84,7 +84,7 @@ class FileIndex:
     def __init__(self) -> None:
         self._exact: dict[str, int] = {}            # path -> latest task that named it
         self._under: dict[str, list[tuple[int, str]]] = {}  # dir -> (task, entry) below it
-        self._globs: list[tuple[int, str]] = []
+        self._globs_at: dict[str, list[tuple[int, str]]] = {}  # glob root -> (task, glob)
 
     def waits_for(self, entries: tuple[str, ...]) -> dict[int, set[tuple[str, str]]]:
         """Earlier tasks to wait for, each with the (their entry, our entry) pairs that overlap."""
@@ -97,8 +97,8 @@ class FileIndex:
     def add(self, task: int, entries: tuple[str, ...]) -> None:
         for entry in entries:
             if is_glob(entry):
-                self._globs.append((task, entry))
                 home = glob_root(entry)
+                self._globs_at.setdefault(home, []).append((task, entry))
                 for directory in [home] + ancestors(home):
                     self._under.setdefault(directory, []).append((task, entry))
             else:
@@ -125,7 +125,9 @@ class FileIndex:
                 seen.add(theirs)
                 if below(theirs):
                     hits.append((task, theirs))
-        hits.extend((task, pattern) for task, pattern in self._globs
-                    if task > cover and pattern not in seen
-                    and glob_overlaps(pattern, entry))
+        # A glob only reaches below its literal root, so the globs that can touch this entry from
+        # above are those rooted here or at an ancestor; those rooted below were walked above.
+        hits.extend((task, pattern) for directory in [home] + ancestors(home)
+                    for task, pattern in self._globs_at.get(directory, ())
+                    if task > cover and pattern not in seen and glob_overlaps(pattern, entry))
         return hits
