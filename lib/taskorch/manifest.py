@@ -22,6 +22,9 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 DEFAULT_WORKDIR = ".orchestrator"
 DEFAULT_AGENT = "codex"
 DEFAULT_MAX_PARALLEL = 4
+# difflib compares a name with every id, so a hint for each of thousands of unknown ids would
+# make loading quadratic; past this many the errors still come, without "did you mean".
+MAX_HINTS = 100
 HEARTBEAT_DEFAULTS = {"stall_minutes": 20, "max_attempts": 3, "retry_backoff_seconds": 10,
                       "verify_timeout_minutes": 30, "hook": True}
 DELIVERY_DEFAULTS = {"forge": "git", "gate": "complete", "merge": "manual", "push": "done",
@@ -520,12 +523,15 @@ def _check_prompts(source: Source, root: Path, phases: list[Phase]) -> None:
         where = task.source_path + ("prompt",)
         try:
             target = (prompts / task.prompt).resolve()
-        except (OSError, ValueError) as exc:
-            source.error(where, f"is not a usable file name ({exc}); name a template in prompts/")
+            outside = task.prompt.startswith("/") or not target.is_relative_to(prompts)
+            missing = not outside and not target.is_file()
+        except (OSError, ValueError) as exc:  # a NUL, or a name longer than the system allows
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            source.error(where, f"is not a usable file name ({reason}); name a template in prompts/")
             continue
-        if task.prompt.startswith("/") or not target.is_relative_to(prompts):
+        if outside:
             source.error(where, f"{task.prompt!r} is outside prompts/; name a template in prompts/")
-        elif not target.is_file():
+        elif missing:
             source.error(where, f"template prompts/{task.prompt} not found; create it or fix the name")
 
 
@@ -554,6 +560,7 @@ def _check_dependencies(source: Source, phases: list[Phase], written: set[str]) 
         else:
             by_id[task.id] = task
             folded[task.id.lower()] = task
+    hints = 0
     for task in by_id.values():
         for d, dep in enumerate(task.depends_on):
             where = task.source_path + ("dependsOn", d)
@@ -562,7 +569,8 @@ def _check_dependencies(source: Source, phases: list[Phase], written: set[str]) 
             elif dep == task.id:
                 source.error(where, f"task '{task.id}' depends on itself; remove it")
             elif dep not in written:
-                close = difflib.get_close_matches(dep, written, n=1)
+                hints += 1
+                close = difflib.get_close_matches(dep, written, n=1) if hints <= MAX_HINTS else []
                 hint = f"did you mean '{close[0]}'?" if close else "check the id"
                 source.error(where, f"unknown task '{dep}'; {hint}")
             elif dep in by_id and by_id[dep].phase > task.phase:
