@@ -53,7 +53,7 @@ class Source:
 
 def one_line(text: str) -> str:
     """Show control characters (newlines, escapes) as escapes, so an error stays one line."""
-    return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], text)
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: repr(m.group())[1:-1], text)
 
 
 def display_name(path: Path) -> str:
@@ -84,12 +84,43 @@ def parse(text: str, name: str) -> Source:
     pure-Python loader reads the text again, for its clearer messages and marks.
     """
     text = _json_safe_text(text)
+    deep = _too_deep(text)
+    if deep is not None:
+        source = Source(name=name, data=None, text_lines=text.splitlines())
+        source.errors.append(f"{name}:{deep}: syntax: the YAML nests too deeply to read; flatten it")
+        return source
     fast = getattr(yaml, "CSafeLoader", None)
     if fast is not None:
         source = _parse_with(fast, text, name)
         if not source.errors:
             return source
     return _parse_with(yaml.SafeLoader, text, name)
+
+
+# libyaml's C composer recurses once per level with no check and dies with SIGSEGV somewhere
+# between 20,000 and 50,000 levels (measured); our own builder stops far earlier, at Python's
+# recursion limit, with a clear error.
+SAFE_DEPTH = 10_000
+_OPENERS = ("[", "{", "- ", "? ", "-\t", "?\t")
+
+
+def _too_deep(text: str) -> int | None:
+    """The line where the nesting passes SAFE_DEPTH, or None. Every level needs an opener, so
+    the cheap count rules out nearly every file before the event walk, which has no recursion."""
+    if sum(text.count(opener) for opener in _OPENERS) <= SAFE_DEPTH:
+        return None
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > SAFE_DEPTH:
+                    return event.start_mark.line + 1
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        pass  # the loaders report syntax errors with their own messages
+    return None
 
 
 def _parse_with(loader_class: type, text: str, name: str) -> Source:
@@ -202,7 +233,12 @@ def _build_node(loader: Any, node: yaml.Node, path: FieldPath, source: Source,
         return {**merged, **result}
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, item, path + (i,), source, inner) for i, item in enumerate(node.value)]
-    value = loader.construct_object(node)
+    try:
+        value = loader.construct_object(node)
+    except ValueError:  # Python refuses to read an integer of more than 4,300 digits
+        source.error(path, f"a number of {len(node.value):,} characters is too long to read; "
+                     "shorten it")
+        return None
     if isinstance(value, (_dt.datetime, _dt.date)):
         # Unquoted timestamps are a YAML type; the manifest keeps them as the text written.
         return node.value
