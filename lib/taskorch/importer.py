@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml as pyyaml
 from ruamel.yaml import YAML
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from taskorch import manifest as manifests
 
@@ -26,6 +28,8 @@ LABEL_PHASES = {"critical": "Phase 1: Critical", "high": "Phase 2: High",
 DEFAULT_PHASE = "Phase 3: Medium"
 PATH_TOKEN = re.compile(r"`([^`\s]+)`|(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z0-9]+)(?::\d+)?")
 DEPENDS = re.compile(r"\b(?:depends on|blocked by)\s+#(\d{1,9})\b", re.IGNORECASE)
+_RESOLVER = pyyaml.resolver.Resolver()
+_FOLDED = ("\x85", "\u2028", "\u2029")
 
 
 class IssuesError(Exception):
@@ -108,11 +112,11 @@ def plan_import(manifest_path: Path, issues: list[dict[str, Any]], tracked: set[
     for issue in fresh:
         task_id = by_issue[issue["number"]]
         task: dict[str, Any] = {"id": task_id, "issue": issue["number"],
-                                "title": str(issue.get("title") or f"Issue #{issue['number']}")}
+                                "title": as_text(str(issue.get("title") or f"Issue #{issue['number']}"))}
         if issue.get("body"):
-            task["body"] = str(issue["body"])
+            task["body"] = as_text(str(issue["body"]))
         files = files_named(str(issue.get("body") or ""), tracked)
-        task["files"] = files
+        task["files"] = [as_text(f) for f in files]
         deps = []
         for number in dict.fromkeys(int(n) for n in DEPENDS.findall(str(issue.get("body") or ""))):
             if number in by_issue and by_issue[number] != task_id:
@@ -134,6 +138,16 @@ def plan_import(manifest_path: Path, issues: list[dict[str, Any]], tracked: set[
     result.diff = "".join(difflib.unified_diff(original.splitlines(True), result.text.splitlines(True),
                                                manifest_path.name, manifest_path.name + " (imported)"))
     return result
+
+
+def as_text(text: str) -> str:
+    """Issue text as a scalar that reads back the same. ruamel writes YAML 1.2 and taskorch reads
+    YAML 1.1 (PyYAML): a title like `yes` or `1:20` is a string to one and a boolean or a
+    number to the other, and a line break such as U+0085 is folded. Double quotes escape both."""
+    plain_tag = _RESOLVER.resolve(pyyaml.ScalarNode, text, (True, False))
+    if plain_tag != "tag:yaml.org,2002:str" or any(c in text for c in _FOLDED):
+        return DoubleQuotedScalarString(text)
+    return text
 
 
 def unique_id(wanted: str, taken: set[str]) -> str:
