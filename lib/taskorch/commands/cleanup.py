@@ -9,6 +9,7 @@ from typing import Callable
 from doit.exceptions import TaskFailed
 
 from taskorch import cleanup, lock
+from taskorch.terminal import echo
 from taskorch.project import Project
 
 
@@ -20,7 +21,7 @@ def creator(project: Project) -> Callable[[], dict]:
                                   "add --yes to confirm")
             answer = input(f"Remove {project.layout.root} and the tmux server? Type yes: ")
             if answer.strip() != "yes":
-                print("cleanup: nothing removed")
+                echo("cleanup: nothing removed")
                 return None
         with lock.hold(project.layout.lock):
             if all:
@@ -28,7 +29,7 @@ def creator(project: Project) -> Callable[[], dict]:
             else:
                 lines = [cleanup.remove_task(project, row, force) for row in cleanup.merged(project)]
         for line in lines or ["cleanup: no merged task has anything left to remove"]:
-            print(line)
+            echo(line)
         return None
 
     def task_cleanup() -> dict:

@@ -17,6 +17,8 @@ from doit.exceptions import TaskFailed
 
 from taskorch.project import Project
 
+DEFAULT_EVERY = 5  # minutes; bench/detect_latency.py measures the cron path at this interval
+
 
 def marker(project: Project) -> str:
     return f"# taskorch heartbeat: {project.manifest.root}"
@@ -80,8 +82,8 @@ def creator(project: Project) -> Callable[[], dict]:
                  "help": "add the line to your crontab (again: no change)"},
                 {"name": "uninstall", "long": "uninstall", "type": bool, "default": False,
                  "help": "remove this control directory's line from your crontab"},
-                {"name": "every", "long": "every", "type": int, "default": 5,
-                 "help": "minutes between heartbeats (default 5)"},
+                {"name": "every", "long": "every", "type": int, "default": DEFAULT_EVERY,
+                 "help": f"minutes between heartbeats (default {DEFAULT_EVERY})"},
             ],
             "uptodate": [False],
             "verbosity": 2,

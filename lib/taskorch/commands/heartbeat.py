@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Callable
 
 from taskorch import heartbeat
+from taskorch.terminal import echo
 from taskorch.project import Project
 
 
 def creator(project: Project) -> Callable[[], dict]:
     def beat() -> None:
         for line in heartbeat.run(project):
-            print(line, flush=True)
+            echo(line, flush=True)
 
     def task_heartbeat() -> dict:
         return {"actions": [beat], "uptodate": [False], "verbosity": 2}

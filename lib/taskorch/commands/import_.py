@@ -10,6 +10,7 @@ from doit.exceptions import TaskFailed
 from taskorch import git, importer, lock, repo
 from taskorch.layout import write_atomic
 from taskorch.manifest import ManifestError
+from taskorch.terminal import echo
 from taskorch.project import Project
 
 
@@ -39,16 +40,16 @@ def creator(project: Project) -> Callable[[], dict]:
             return TaskFailed(f"import: cannot list the repository's files: {exc}")
         except ManifestError as exc:
             return TaskFailed(f"import: the result would not be a valid manifest:\n{exc}")
-        print(result.diff or "import: no new issues")
-        print(f"import: {len(result.added)} new task(s): {', '.join(result.added) or '-'}; "
+        echo(result.diff or "import: no new issues")
+        echo(f"import: {len(result.added)} new task(s): {', '.join(result.added) or '-'}; "
               f"{len(result.skipped)} already in the manifest")
         for note in result.notes:
-            print(f"import: {note}")
+            echo(f"import: {note}")
         if result.without_files:
-            print("import: no files found for " + ", ".join(result.without_files) + "; they "
+            echo("import: no files found for " + ", ".join(result.without_files) + "; they "
                   "run serialized against every task of their phase until you add files:")
         if result.added:
-            print(f"import: wrote {path.name}" if write else
+            echo(f"import: wrote {path.name}" if write else
                   "import: nothing written; run `doit import --write` to apply this diff")
         return None
 

@@ -13,6 +13,7 @@ from doit.exceptions import TaskFailed
 
 from taskorch import lock
 from taskorch.launch import LaunchError, Outcome, launch
+from taskorch.terminal import echo
 from taskorch.project import Project, View
 
 
@@ -50,7 +51,7 @@ class LaunchRun:
         except (LaunchError, lock.Busy) as exc:
             return TaskFailed(str(exc))
         self.outcomes.append(outcome)
-        print(outcome.message, flush=True)
+        echo(outcome.message, flush=True)
         return None
 
 

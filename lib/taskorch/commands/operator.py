@@ -6,12 +6,14 @@ Each names the task as a positional argument and says plainly what it did or why
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from typing import Callable
 
 from doit.exceptions import TaskFailed
 
 from taskorch import heartbeat, lock
+from taskorch.terminal import echo
 from taskorch.project import Project
 from taskorch.state import TaskRow, now
 
@@ -33,7 +35,7 @@ def attach(project: Project, ids: list[str], print_only: bool) -> TaskFailed | N
         return TaskFailed(f"attach: {task_id} has no session (it is {row.status if row else '?'})")
     argv = project.runner.attach_argv(row.session)
     if print_only or not sys.stdout.isatty():
-        print(" ".join(argv))
+        echo(shlex.join(argv))
         return None
     os.execvp(argv[0], argv)  # hand the terminal to tmux; detach with C-b d
     return None
@@ -46,7 +48,7 @@ def _change(project: Project, ids: list[str], verb: str,
     if isinstance(task_id, TaskFailed):
         return task_id
     with lock.hold(project.layout.lock):
-        print(change(project.store.get(task_id)))
+        echo(change(project.store.get(task_id)))
     return None
 
 
@@ -78,7 +80,7 @@ def retry(project: Project, ids: list[str]) -> TaskFailed | None:
     failed = _change(project, ids, "retry", change)
     if failed is None:
         for line in heartbeat.run(project):  # the restart itself, now rather than at the next tick
-            print(line)
+            echo(line)
     return failed
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Any, Callable
 
 from taskorch.plan import Plan
+from taskorch.terminal import echo
 from taskorch.project import Project
 
 FORMATS = ("text", "json", "dot", "mermaid")
@@ -96,7 +97,9 @@ RENDERERS: dict[str, Callable[[Plan], str]] = {
 
 def creator(project: Project) -> Callable[[], dict]:
     def show(format: str) -> None:
-        print(RENDERERS[format](project.plan))
+        text = RENDERERS[format](project.plan)
+        # JSON already escapes every control character, and must stay valid JSON
+        print(text) if format == "json" else echo(text)
 
     def task_plan() -> dict:
         return {

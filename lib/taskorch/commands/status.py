@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from doit.exceptions import TaskFailed
 
+from taskorch.terminal import echo
 from taskorch.project import Project, View, tally
 
 COLUMNS = ("id", "phase", "state", "attempt", "branch", "session", "age", "active", "why")
@@ -74,11 +75,11 @@ def creator(project: Project) -> Callable[[], dict]:
         if task:
             if task not in views:
                 return TaskFailed(f"status: no task '{task}' in {project.manifest.path.name}")
-            print(one_task(project, views, task))
+            echo(one_task(project, views, task))
         elif format == "json":
             print(json.dumps(as_dict(project, views), indent=2))
         else:
-            print(as_table(project, views))
+            echo(as_table(project, views))
         return None
 
     def task_status() -> dict:
