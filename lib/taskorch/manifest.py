@@ -22,9 +22,10 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 DEFAULT_WORKDIR = ".orchestrator"
 DEFAULT_AGENT = "codex"
 DEFAULT_MAX_PARALLEL = 4
-# difflib compares a name with every id, so a hint for each of thousands of unknown ids would
-# make loading quadratic; past this many the errors still come, without "did you mean".
-MAX_HINTS = 100
+# difflib compares a name with every id (about 5 us each), so a hint for each of thousands of
+# unknown ids would make loading quadratic; past this many comparisons the errors still come,
+# without "did you mean".
+HINT_COMPARISONS = 200_000
 HEARTBEAT_DEFAULTS = {"stall_minutes": 20, "max_attempts": 3, "retry_backoff_seconds": 10,
                       "verify_timeout_minutes": 30, "hook": True}
 DELIVERY_DEFAULTS = {"forge": "git", "gate": "complete", "merge": "manual", "push": "done",
@@ -560,7 +561,7 @@ def _check_dependencies(source: Source, phases: list[Phase], written: set[str]) 
         else:
             by_id[task.id] = task
             folded[task.id.lower()] = task
-    hints = 0
+    compared = 0
     for task in by_id.values():
         for d, dep in enumerate(task.depends_on):
             where = task.source_path + ("dependsOn", d)
@@ -569,8 +570,9 @@ def _check_dependencies(source: Source, phases: list[Phase], written: set[str]) 
             elif dep == task.id:
                 source.error(where, f"task '{task.id}' depends on itself; remove it")
             elif dep not in written:
-                hints += 1
-                close = difflib.get_close_matches(dep, written, n=1) if hints <= MAX_HINTS else []
+                compared += len(written)
+                close = (difflib.get_close_matches(dep, written, n=1)
+                         if compared <= HINT_COMPARISONS else [])
                 hint = f"did you mean '{close[0]}'?" if close else "check the id"
                 source.error(where, f"unknown task '{dep}'; {hint}")
             elif dep in by_id and by_id[dep].phase > task.phase:
