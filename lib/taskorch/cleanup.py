@@ -46,8 +46,7 @@ def remove_task(project: Project, row: TaskRow, force: bool = False) -> str:
 
 
 def merged(project: Project) -> list[TaskRow]:
-    return [r for r in project.store.rows().values()
-            if r.status == "merged" and (r.worktree or r.session)]
+    return [r for r in project.store.rows("merged").values() if r.worktree or r.session]
 
 
 def everything(project: Project, force: bool = False) -> list[str]:

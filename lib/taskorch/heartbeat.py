@@ -67,8 +67,8 @@ class Look:
 
 def tick(project: Project) -> list[str]:
     started = time.monotonic()
-    rows = project.store.rows()
-    watched = [t for t in project.manifest.tasks if rows[t.id].status in WATCHED]
+    rows = project.store.rows(*WATCHED)
+    watched = [t for t in project.manifest.tasks if t.id in rows]
     lines: list[str] = []
     looks = observe(project, watched, rows, lines)
     for look in looks:
@@ -79,7 +79,7 @@ def tick(project: Project) -> list[str]:
     if project.manifest.cleanup == "on-merge":
         lines += [cleanup.remove_task(project, row) for row in cleanup.merged(project)]
     lines += advance(project)
-    summary = tally(row.status for row in project.store.rows().values())
+    summary = tally(project.store.statuses().values())
     lines.append(f"heartbeat: {summary} ({time.monotonic() - started:.2f} s)")
     return lines
 
@@ -201,8 +201,8 @@ def heal_one(project: Project, task: Task, row: TaskRow, verdict: Verdict, look:
 def retry(project: Project, at: float) -> list[str]:
     """Restart failed tasks whose backoff has passed, while slots are free."""
     lines = []
-    rows = project.store.rows()
-    for task in project.manifest.tasks:
+    rows = project.store.rows("error")
+    for task in (t for t in project.manifest.tasks if t.id in rows):
         row = rows[task.id]
         if not heal.retry_due(project, row, at):
             continue

@@ -48,8 +48,7 @@ def launch(project: Project, task_id: str) -> Outcome:
     if running >= cap:
         return Outcome(task_id, False, f"{task_id} is ready and waits for a free slot "
                                        f"({running} of max_parallel {cap} running)")
-    statuses = {task: r.status for task, r in project.store.rows().items()}
-    blockers = project.plan.blockers(task_id, statuses)
+    blockers = project.plan.blockers(task_id, project.store.statuses())
     if blockers:
         return Outcome(task_id, False, "; ".join(blockers))
     try:
@@ -127,9 +126,8 @@ def unmerged_parents(project: Project, task: Task) -> list[str]:
     """The branches of the tasks `task` builds on that are complete but not yet merged."""
     if project.manifest.gate == "merged":
         return []
-    rows = project.store.rows()
-    return [rows[p].branch for p in project.plan.stack_on[task.id]
-            if rows[p].status in ("complete", "pr_open") and rows[p].branch]
+    rows = [project.store.get(p) for p in project.plan.stack_on[task.id]]
+    return [r.branch for r in rows if r and r.status in ("complete", "pr_open") and r.branch]
 
 
 def merge_parents(project: Project, task: Task, worktree: Path, branch: str) -> None:

@@ -169,8 +169,16 @@ class Store:
                     db.execute("INSERT INTO events (at, task, old, new, reason) VALUES (?,?,?,?,?)",
                                (stamp, task.id, None, status, "seeded from the manifest"))
 
-    def rows(self) -> dict[str, TaskRow]:
-        return {r["id"]: TaskRow(**dict(r)) for r in self.db.execute("SELECT * FROM tasks")}
+    def rows(self, *statuses: str) -> dict[str, TaskRow]:
+        """Every task's row, or only those in `statuses` (a heartbeat's steps each need a few:
+        building every row costs about 16 ms at 1,000 tasks)."""
+        if not statuses:
+            return {r["id"]: TaskRow(**dict(r)) for r in self.db.execute("SELECT * FROM tasks")}
+        query = f"SELECT * FROM tasks WHERE status IN ({', '.join('?' * len(statuses))})"
+        return {r["id"]: TaskRow(**dict(r)) for r in self.db.execute(query, statuses)}
+
+    def statuses(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT id, status FROM tasks").fetchall())
 
     def count(self, status: str) -> int:
         return self.db.execute("SELECT COUNT(*) FROM tasks WHERE status = ?", (status,)).fetchone()[0]
