@@ -105,6 +105,38 @@ def test_a_stacked_pull_request_moves_to_main_when_its_parent_merges(control, re
     assert edit == [["pr", "edit", str(prs["task/y-y"]["number"]), "--base", "main"]]
 
 
+def test_one_pr_list_per_tick_watches_every_open_pull_request(control, remote, gh):
+    start(control, remote, [{"id": f"g{i}", "title": f"g{i}", "files": [f"g{i}.txt"]}
+                            for i in range(3)])
+    for i in range(3):
+        until(control, f"g{i}", "pr_open")
+    before = len(gh.calls())
+    control.doit("heartbeat")
+    assert [c["argv"][:2] for c in gh.calls()[before:]] == [["pr", "list"]]
+    number = {pr["head"]: pr["number"] for pr in gh.prs()}["task/g1-g1"]
+    gh.set(number, state="MERGED", mergedAt="2026-11-24T01:00:00Z")
+    assert until(control, "g1", "merged")["reason"] == "merged into main"
+    assert [control.status()[t]["status"] for t in ("g0", "g2")] == ["pr_open", "pr_open"]
+
+
+def test_a_pull_request_older_than_the_listing_is_viewed_alone(tmp_path, monkeypatch):
+    from taskorch.forges.github import LISTED, GitHubForge
+    from taskorch.forges.base import Delivery
+    state, log = tmp_path / "state.json", tmp_path / "log.jsonl"
+    prs = [{"number": n, "state": "MERGED" if n == 1 else "OPEN", "mergedAt": None, "url": "u",
+            "head": f"h{n}", "baseRefName": "main"} for n in range(1, LISTED + 2)]
+    state.write_text(json.dumps({"prs": prs}))
+    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_GH_STATE", str(state))
+    monkeypatch.setenv("FAKE_GH_LOG", str(log))
+    forge = GitHubForge(tmp_path, "main")
+    assert forge.state("h2", "x", Delivery(ref="#2", number=2)) == "open"
+    assert forge.state("h1", "x", Delivery(ref="#1", number=1)) == "merged"
+    assert forge.state("h3", "x", Delivery(ref="#3", number=3)) == "open"
+    calls = [json.loads(line)["argv"][:3] for line in log.read_text().splitlines()]
+    assert calls == [["pr", "list", "--state"], ["pr", "view", "1"]]
+
+
 def test_merge_auto_merges_through_gh(control, remote, gh):
     start(control, remote, [{"id": "g", "title": "auto", "files": ["g.txt"]}], merge="auto")
     until(control, "g", "merged")

@@ -20,8 +20,8 @@ def push_early(project: Project) -> list[str]:
     if project.manifest.push != "early":
         return []
     clone, lines = project.layout.clone, []
-    for row in project.store.rows().values():
-        if row.status not in ("running", "stuck") or not row.branch:
+    for row in project.store.rows("running", "stuck").values():
+        if not row.branch:
             continue
         head = git.branch_head(clone, row.branch)
         if head and head != row.base_commit and head != git.branch_head(clone, row.branch, "origin"):
@@ -35,7 +35,7 @@ def push_early(project: Project) -> list[str]:
 
 
 def deliver(project: Project, at: float) -> list[str]:
-    rows = project.store.rows()
+    rows = project.store.rows("complete", "pr_open")
     ready = [r for r in rows.values() if r.status == "complete" and r.branch
              and (epoch(r.retry_at) or 0) <= at]
     open_ = [r for r in rows.values() if r.status == "pr_open" and r.branch]
@@ -70,8 +70,8 @@ def pull_request(project: Project, row: TaskRow) -> PullRequest:
 
 def push(project: Project, forge: Forge, row: TaskRow, at: float) -> str:
     try:
-        delivery = forge.deliver(row.branch, row.base_commit or f"origin/{project.manifest.base}",
-                                 pull_request(project, row))
+        pr = pull_request(project, row) if forge.opens_pull_requests else None
+        delivery = forge.deliver(row.branch, row.base_commit or f"origin/{project.manifest.base}", pr)
     except (DeliveryError, prompts.PromptError) as exc:
         failures = row.push_failures + 1
         retry = at + heal.backoff(failures, project.manifest.retry_backoff_seconds)
@@ -89,12 +89,9 @@ def check(project: Project, forge: Forge, row: TaskRow) -> list[str]:
     """Has the delivered work been merged (or its PR closed)? Merge it here with `merge: auto`."""
     base_commit = row.base_commit or f"origin/{project.manifest.base}"
     delivery = Delivery(ref=row.delivery or "", number=row.pr_number, base=row.pr_base)
-    base_now = git.branch_head(project.layout.clone, project.manifest.base, "origin")
-    if (project.manifest.forge == "git" and project.manifest.merge == "manual"
-            and row.checked_base == base_now
-            and git.has_ref(project.layout.clone, f"refs/remotes/origin/{row.branch}")):
-        return []  # the base has not moved and the branch is still there: nothing can have changed
-    project.store.update({row.id: {"checked_base": base_now}})
+    mark = forge.watermark(row.branch)
+    if mark is not None and mark == row.checked_base and project.manifest.merge == "manual":
+        return []  # nothing the answer depends on has moved since it was last "open"
     state = forge.state(row.branch, base_commit, delivery)
     how = f"merged into {project.manifest.base}"
     lines = []
@@ -118,14 +115,17 @@ def check(project: Project, forge: Forge, row: TaskRow) -> list[str]:
         project.store.transition(row.id, "error", "its pull request was closed without being "
                                  f"merged (`doit retry {row.id}` starts it again)", retry_at=None)
         return lines + [f"{row.id}: error: closed without being merged"]
+    if mark != row.checked_base:
+        # Stored only once the answer is acted on, so a tick killed before then looks again.
+        project.store.update({row.id: {"checked_base": mark}})
     return lines
 
 
 def restack(project: Project, forge: Forge, row: TaskRow, delivery: Delivery) -> list[str]:
     """A PR stacked on another task's branch moves to the base once that task has merged."""
-    rows = project.store.rows()
-    parent = next((r for r in rows.values() if r.branch == row.pr_base), None)
-    if parent is None or parent.status != "merged":
+    merged = project.store.rows("merged").values()
+    parent = next((r for r in merged if r.branch == row.pr_base), None)
+    if parent is None:
         return []
     try:
         forge.retarget(delivery, project.manifest.base)

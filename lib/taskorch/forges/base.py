@@ -28,6 +28,8 @@ class PullRequest:
 
 
 class Forge(Protocol):
+    opens_pull_requests: bool  # whether `deliver` uses the PullRequest (title, body, base)
+
     def refresh(self) -> None:
         """Learn the remote's current state once per tick (one fetch, one API call...)."""
 
@@ -36,6 +38,10 @@ class Forge(Protocol):
 
     def state(self, branch: str, base_commit: str, delivery: Delivery) -> str:
         """'open', 'merged' or 'closed' (closed without being merged)."""
+
+    def watermark(self, branch: str) -> str | None:
+        """A value that changes whenever `state` could answer differently for `branch`, when the
+        forge can tell cheaply; None when it cannot (then `state` is asked every tick)."""
 
     def retarget(self, delivery: Delivery, base: str) -> None:
         """Point a stacked pull request at `base` once the branch under it has merged."""

@@ -17,6 +17,8 @@ from taskorch.verify import IDENTITY
 
 
 class GitForge:
+    opens_pull_requests = False
+
     def __init__(self, clone: Path, base: str):
         self.clone = clone
         self.base = base
@@ -48,6 +50,12 @@ class GitForge:
         if not git.has_ref(self.clone, f"refs/remotes/origin/{branch}"):
             return "closed"  # the branch left the remote without being merged
         return "open"
+
+    def watermark(self, branch: str) -> str | None:
+        # The answer depends only on the remote base and whether the branch is still there.
+        if not git.has_ref(self.clone, f"refs/remotes/origin/{branch}"):
+            return None
+        return git.branch_head(self.clone, self.base, "origin")
 
     def retarget(self, delivery: Delivery, base: str) -> None:
         """A pushed branch has no base of its own to move."""

@@ -2,7 +2,7 @@
 
 Branches are pushed with git; pull requests are found before they are created (so a killed
 heartbeat never opens two), created with `--body-file` (the body holds issue text, which never
-goes on a command line), watched with `gh pr view`, and moved to the base branch with
+goes on a command line), watched with one `gh pr list` per tick, and moved to the base branch with
 `gh pr edit --base` once the branch they were stacked on has merged.
 """
 
@@ -20,7 +20,25 @@ from taskorch.forges.git import GitForge
 STATES = {"MERGED": "merged", "CLOSED": "closed", "OPEN": "open"}
 
 
+# One `gh pr list` per tick answers for this many of the newest pull requests; an older one is
+# asked about alone with `gh pr view`.
+LISTED = 100
+
+
 class GitHubForge(GitForge):
+    opens_pull_requests = True
+
+    def __init__(self, clone: Path, base: str):
+        super().__init__(clone, base)
+        self._states: dict[int, str] | None = None  # PR number -> state, since the last refresh
+
+    def refresh(self) -> None:
+        super().refresh()
+        self._states = None
+
+    def watermark(self, branch: str) -> str | None:
+        return None  # a pull request can be closed on GitHub with nothing in git to show it
+
     def _gh(self, *args: str) -> str:
         try:
             proc = subprocess.run(["gh", *args], cwd=self.clone, capture_output=True, text=True)
@@ -55,9 +73,15 @@ class GitHubForge(GitForge):
     def state(self, branch: str, base_commit: str, delivery: Delivery) -> str:
         if delivery.number is None:
             return super().state(branch, base_commit, delivery)
-        view = json.loads(self._gh("pr", "view", str(delivery.number), "--json",
-                                   "state,mergedAt,number,url"))
-        return STATES.get(view["state"], "open")
+        if self._states is None:
+            listed = json.loads(self._gh("pr", "list", "--state", "all", "--json", "number,state",
+                                         "--limit", str(LISTED)))
+            self._states = {pr["number"]: pr["state"] for pr in listed}
+        state = self._states.get(delivery.number)
+        if state is None:  # older than the newest LISTED
+            state = json.loads(self._gh("pr", "view", str(delivery.number), "--json",
+                                        "state,mergedAt,number,url"))["state"]
+        return STATES.get(state, "open")
 
     def retarget(self, delivery: Delivery, base: str) -> None:
         self._gh("pr", "edit", str(delivery.number), "--base", base)
