@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -287,6 +288,23 @@ def test_nesting_100k_deep_is_refused_without_a_crash(tmp_path, nested):
     assert_clean_failure(result)
     assert result.stderr.startswith(f"orchestrator.yaml:{2 + nested.count(chr(10))}: syntax: "
                                     "the YAML nests too deeply")
+
+
+@pytest.mark.parametrize("style", [False, True, None], ids=["block", "flow", "mixed"])
+def test_the_cheap_nesting_bound_never_underestimates(style):
+    # yamlsource skips its event walk when this bound is small: it must hold for any layout
+    rng = random.Random(7)
+
+    def nested(depth: int) -> Any:
+        if depth == 0:
+            return "leaf"
+        inner = nested(depth - 1)
+        return [inner] if rng.random() < 0.5 else {f"k{depth}": inner}
+
+    for depth in range(1, 120, 7):
+        text = yaml.safe_dump(nested(depth), default_flow_style=style, indent=rng.choice([2, 4]))
+        widest = max(map(len, text.splitlines()))
+        assert depth <= text.count("[") + text.count("{") + 2 * widest, text
 
 
 def test_binary_manifest_through_the_cli(tmp_path):

@@ -101,13 +101,16 @@ def parse(text: str, name: str) -> Source:
 # between 20,000 and 50,000 levels (measured); our own builder stops far earlier, at Python's
 # recursion limit, with a clear error.
 SAFE_DEPTH = 10_000
-_OPENERS = ("[", "{", "- ", "? ", "-\t", "?\t")
 
 
 def _too_deep(text: str) -> int | None:
-    """The line where the nesting passes SAFE_DEPTH, or None. Every level needs an opener, so
-    the cheap count rules out nearly every file before the event walk, which has no recursion."""
-    if sum(text.count(opener) for opener in _OPENERS) <= SAFE_DEPTH:
+    """The line where the nesting passes SAFE_DEPTH, or None.
+
+    A flow level needs a '[' or '{'; a block level needs more indentation or a '- ' / '? ' on
+    the same line, so one line of n characters holds at most about n of them. That bound rules
+    out nearly every file at once; the event walk (which has no recursion) is for the rest."""
+    widest = max(map(len, text.splitlines()), default=0)
+    if text.count("[") + text.count("{") + 2 * widest <= SAFE_DEPTH:
         return None
     depth = 0
     try:
