@@ -1,20 +1,19 @@
 """Benchmark `doit heartbeat` on live tmux sessions: one tick's wall time at 10 to 200 sessions
-and on a 1,000-task manifest, the tmux calls a tick makes, and exit-to-dependent latency with the
-pane-died hook.
+and on a 1,000-task manifest, and the tmux calls a tick makes. (Exit-to-dependent latency is
+measured by bench/detect_latency.py.)
 
 Each scenario gets its own temporary control directory (dodo.py, prompts/, orchestrator.yaml)
 and so its own private tmux server, killed at the end even on errors. Agents are tiny scripted
 programs written into the temporary directory; nothing needs a network or an LLM.
 
     python bench/heartbeat.py [--sessions 10,50,200] [--repeat 7] [--tasks 1000] [--running 50]
-                              [--complete 200] [--latency-runs 5] [--cron-minutes 5]
+                              [--complete 200]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import fcntl
 import math
 import os
 import re
@@ -37,7 +36,6 @@ from taskorch.project import Project
 
 DOIT = [sys.executable, "-m", "doit"]  # exactly what the cron line and the hook script run
 GOAL_TICK_S = 0.5
-GOAL_LATENCY_S = 2.0
 NEVER_STALL = 100_000  # minutes
 AGENT = """\
 import sys, time
@@ -50,17 +48,6 @@ while True:
     time.sleep(0.5)
     n += 1
     print(f"bench agent: tick {n}", flush=True)
-"""
-EXIT_AGENT = """\
-import os, sys, time
-from pathlib import Path
-trigger, stamp = Path(sys.argv[1]), Path(sys.argv[2])
-while not trigger.exists():
-    time.sleep(0.005)
-from taskorch import demo_agent
-code = demo_agent.main([os.environ["TASKORCH_PROMPT_FILE"]])
-stamp.write_text(repr(time.time()))
-sys.exit(code)
 """
 SHIM = """\
 #!/bin/sh
@@ -118,12 +105,6 @@ def big(total: int, running: int, complete: int, argv: list[str]) -> dict[str, A
     return top(f"hb-big-{total}", {"bench": argv}, running, False, [phase1, phase2])
 
 
-def chain(argv_a: list[str], argv_b: list[str]) -> dict[str, Any]:
-    """A, then B (dependsOn A), with the pane-died hook on."""
-    return top("hb-latency", {"exit": argv_a, "bench": argv_b}, 2, True,
-               [[task("A"), task("B", dependsOn=["A"], agent="bench")]])
-
-
 # --------------------------------------------------------------------------------- processes
 
 def env(path_first: Path | None = None) -> dict[str, str]:
@@ -135,7 +116,7 @@ def env(path_first: Path | None = None) -> dict[str, str]:
 
 def doit(cwd: Path, verb: str, path_first: Path | None = None) -> tuple[float, str]:
     start = time.perf_counter()
-    proc = subprocess.run([*DOIT, verb], cwd=cwd, env=env(path_first), capture_output=True,
+    proc = subprocess.run([*DOIT, *verb.split()], cwd=cwd, env=env(path_first), capture_output=True,
                           text=True, timeout=900)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
@@ -258,52 +239,6 @@ def measure(label: str, data: dict[str, Any], sessions: int, repeat: int, real_t
         return Tick(label, sessions, tasks, wall, own, read_calls(log))
 
 
-def wait_free(lock: Path, quiet: float = 1.0, timeout: float = 60) -> None:
-    """Until no heartbeat has held the work directory's lock for `quiet` seconds."""
-    deadline, free_since = time.monotonic() + timeout, time.monotonic()
-    while time.monotonic() - free_since < quiet and time.monotonic() < deadline:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            free_since = time.monotonic()
-        finally:
-            os.close(fd)
-        time.sleep(0.05)
-
-
-def appears(where: tuple[str, ...], session: str, real_tmux: str, timeout: float = 60) -> float:
-    """time.time() at the first 10 ms poll that lists `session`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        proc = subprocess.run([real_tmux, *where, "list-sessions", "-F", "#{session_name}"],
-                              capture_output=True, text=True)
-        if session in proc.stdout.split():
-            return time.time()
-        time.sleep(0.01)
-    raise SystemExit(f"{session} did not start within {timeout:.0f} s")
-
-
-def latency_once(agent: Path, exit_agent: Path, real_tmux: str) -> float:
-    with tempfile.TemporaryDirectory(prefix="taskorch-hb-lat-", ignore_cleanup_errors=True) as t:
-        tmp = Path(t)
-        trigger, stamp = tmp / "go", tmp / "exited"
-        data = chain([sys.executable, str(exit_agent), str(trigger), str(stamp)],
-                     [sys.executable, str(agent), "quiet"])
-        cwd = control_dir(tmp, data)
-        project = Project.load(cwd / "orchestrator.yaml")
-        try:
-            doit(cwd, "launch")
-            wait_alive(project, 1)
-            trigger.touch()
-            seen = appears(project.runner.where, "task-B", real_tmux)
-            exited = float(stamp.read_text())
-            wait_free(project.layout.lock)  # let the hooks' heartbeats finish before the next run
-            return seen - exited
-        finally:
-            stop(project)
-
-
 # ------------------------------------------------------------------------------------ report
 
 def met(ok: bool) -> str:
@@ -339,19 +274,7 @@ def o1_snapshot(ticks: list[Tick]) -> bool:
     return True
 
 
-def print_latency(times: list[float], cron_minutes: int) -> None:
-    med = statistics.median(times)
-    interval = cron_minutes * 60
-    print(f"\n4. Agent exit -> dependent's session up, hook on ({len(times)} runs, each a fresh "
-          f"control dir; 10 ms polls of list-sessions)")
-    print(f"   hook:          median {med:.2f} s, min {min(times):.2f} s, max {max(times):.2f} s"
-          f"   [{', '.join(f'{x:.2f}' for x in times)}]")
-    print(f"   cron */{cron_minutes}:       mean {interval / 2 + med:.0f} s, max "
-          f"{interval + max(times):.0f} s (exit uniform over the {interval} s interval, "
-          f"mean {interval / 2:.0f} s / max {interval} s, plus one heartbeat ~ the hook's figure)")
-
-
-def print_goals(ticks: list[Tick], latency: list[float], largest: int) -> None:
+def print_goals(ticks: list[Tick], largest: int) -> None:
     at = [t for t in ticks if t.sessions == largest and t.tasks == largest]
     print("\nGoals")
     for t in at:
@@ -360,9 +283,6 @@ def print_goals(ticks: list[Tick], latency: list[float], largest: int) -> None:
               f"{med:.3f} s median -> {met(med < GOAL_TICK_S)}")
     print(f"   O(1) tmux calls for the snapshot (one list-panes per tick, captures in batches of "
           f"100): {met(o1_snapshot(ticks))}")
-    print(f"   exit-to-dependent latency with the hook < {GOAL_LATENCY_S} s (every run): "
-          f"{statistics.median(latency):.2f} s median, {max(latency):.2f} s max -> "
-          f"{met(max(latency) < GOAL_LATENCY_S)}")
 
 
 # -------------------------------------------------------------------------------------- main
@@ -374,8 +294,6 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1000, help="manifest size of part 2")
     parser.add_argument("--running", type=int, default=50, help="live sessions of part 2")
     parser.add_argument("--complete", type=int, default=200, help="seeded complete in part 2")
-    parser.add_argument("--latency-runs", type=int, default=5)
-    parser.add_argument("--cron-minutes", type=int, default=5)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sessions.split(",")]
     real_tmux = shutil.which("tmux")
@@ -384,13 +302,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="taskorch-hb-agents-") as tmp:
         agent = write_file(Path(tmp) / "agent.py", AGENT)
-        exit_agent = write_file(Path(tmp) / "exit_agent.py", EXIT_AGENT)
         ticks = [measure(mode, flat(n, [sys.executable, str(agent), mode]), n, args.repeat,
                          real_tmux) for mode in ("quiet", "chatty") for n in sizes]
         bigs = [measure("quiet", big(args.tasks, args.running, args.complete,
                                      [sys.executable, str(agent), "quiet"]),
                         args.running, args.repeat, real_tmux)]
-        latency = [latency_once(agent, exit_agent, real_tmux) for _ in range(args.latency_runs)]
 
     print(f"Seconds per whole `python -m doit heartbeat` process: median and min of {args.repeat} "
           f"after 2 warm-ups. 'tick' is the tick's\nown time from its summary line; 'start-up' is "
@@ -402,8 +318,7 @@ def main() -> None:
                 f"and {args.running} tasks for comparison",
                 bigs + [t for t in ticks if t.sessions == args.running and t.label == "quiet"])
     print_calls(ticks + bigs)
-    print_latency(latency, args.cron_minutes)
-    print_goals(ticks, latency, max(sizes))
+    print_goals(ticks, max(sizes))
     print(f"\nMachine: {machine()}")
     print(f"Date: {dt.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}")
 
