@@ -11,6 +11,7 @@ import difflib
 import posixpath
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
@@ -99,15 +100,18 @@ class Manifest:
         """The control directory: where the manifest, dodo.py and prompts/ live."""
         return self.path.parent
 
-    @property
+    @cached_property
     def tasks(self) -> list[Task]:
         return [task for phase in self.phases for task in phase.tasks]
 
+    @cached_property
+    def _by_id(self) -> dict[str, Task]:
+        return {task.id: task for task in self.tasks}
+
     def task(self, task_id: str) -> Task:
-        for task in self.tasks:
-            if task.id == task_id:
-                return task
-        raise KeyError(task_id)
+        """The task with this id (KeyError if none); callers ask once per task, so it is a
+        lookup, not a scan."""
+        return self._by_id[task_id]
 
     def profile(self, task: Task) -> agent_profiles.AgentProfile:
         name = task.agent or self.agent
