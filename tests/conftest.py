@@ -88,6 +88,22 @@ class Control:
         except Exception:
             pass
 
+    def shut_down(self) -> None:
+        """No heartbeat may outlive its test and relaunch agents into a dead tmp dir: silence
+        the hook script, wait under the lock for a running heartbeat, kill tmux, and move the
+        manifest aside so a heartbeat that starts even later has nothing to act on."""
+        from taskorch import lock
+        try:
+            project = self.project()
+        except Exception:
+            return  # an invalid manifest never started anything
+        hook = project.layout.root / "heartbeat-hook"
+        if hook.exists():
+            hook.write_text("#!/bin/sh\nexit 0\n")
+        with lock.hold(project.layout.lock, wait=60):
+            self.kill_tmux()
+            (self.path / "orchestrator.yaml").rename(self.path / "orchestrator.yaml.ended")
+
 
 @pytest.fixture
 def control(tmp_path: Path):  # type: ignore[no-untyped-def]
@@ -96,7 +112,7 @@ def control(tmp_path: Path):  # type: ignore[no-untyped-def]
     ctl = Control(path)
     yield ctl
     if (path / "orchestrator.yaml").exists():
-        ctl.kill_tmux()
+        ctl.shut_down()
 
 
 @pytest.fixture
