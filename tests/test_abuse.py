@@ -886,7 +886,7 @@ ESCAPING_TITLE = "\x1b]52;c;dG91Y2g=\x07\x9b2J\x1bPq#0\x1b\\ \x1b]0;owned\x07tit
 
 
 @pytest.mark.parametrize("argv", [("plan", "--format", "dot"), ("plan", "--format", "mermaid"),
-                                  ("launch",)], ids=" ".join)
+                                  ("launch",), ("list", "--all")], ids=" ".join)
 def test_other_views_do_not_emit_terminal_escapes_from_titles(control, argv):
     control.write(manifest([[{"id": "t1", "title": ESCAPING_TITLE, "files": ["a"]}]],
                            agent="missing-agent", agents={"missing-agent": {"command": ["/nonexistent"]}}))

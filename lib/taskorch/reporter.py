@@ -12,6 +12,7 @@ from doit.reporter import ConsoleReporter
 
 from taskorch.commands import launch as launch_command
 from taskorch.project import tally
+from taskorch.terminal import shown
 
 
 class Reporter(ConsoleReporter):
@@ -21,6 +22,9 @@ class Reporter(ConsoleReporter):
         super().__init__(outstream, options)
         self.launch_seen = False
         self.selected: set[str] = set()
+
+    def write(self, text: str) -> None:
+        super().write(shown(text))  # reasons and failures can quote agents and issue titles
 
     def initialize(self, tasks, selected_tasks) -> None:  # type: ignore[no-untyped-def]
         self.selected = set(selected_tasks or ())

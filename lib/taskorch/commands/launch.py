@@ -13,7 +13,7 @@ from doit.exceptions import TaskFailed
 
 from taskorch import lock
 from taskorch.launch import LaunchError, Outcome, launch
-from taskorch.terminal import echo
+from taskorch.terminal import echo, shown
 from taskorch.project import Project, View
 
 
@@ -69,7 +69,7 @@ def creator(project: Project) -> Callable[[], Iterator[dict]]:
                     for w in project.plan.waits[task.id]]
             yield {
                 "name": task.id,
-                "doc": f"start {task.id}: {task.title}"[:80],
+                "doc": shown(f"start {task.id}: {task.title}")[:80],  # `doit list` prints it
                 "actions": [(run.act, (task.id,))],
                 "uptodate": [(run.up_to_date, (task.id,), {})],
                 "task_dep": sorted(set(deps)),
