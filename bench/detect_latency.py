@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from heartbeat import AGENT, doit, stop, task, top, wait_alive, write_file
 from plan_launch import control_dir, machine
@@ -106,7 +106,7 @@ def wait_free(lock: Path, quiet: float = 1.0, timeout: float = 60) -> None:
 
 
 def run_chains(agents: Path, n: int, hook: bool, release: list[float], timeout: float,
-               real_tmux: str, before: Any = None) -> list[float]:
+               real_tmux: str, before: Callable[[Path], None] | None = None) -> list[float]:
     """Launch n chains, release Ai at `release[i]` seconds after launch, and return each
     dependent's start minus its parent's exit, in seconds."""
     with tempfile.TemporaryDirectory(prefix="taskorch-latency-", ignore_cleanup_errors=True) as t:

@@ -550,6 +550,18 @@ def _raw_ids(data: dict[str, Any]) -> set[str]:
 
 def _check_dependencies(source: Source, phases: list[Phase], written: set[str]) -> None:
     """Duplicate ids, unknown or self dependencies, cycles, and dependencies on later phases."""
+    by_id = _unique_ids(source, phases)
+    _check_references(source, phases, by_id, written)
+    if not source.errors:
+        cycle = find_cycle({t.id: list(t.depends_on) for t in by_id.values()})
+        if cycle:
+            where = by_id[cycle[0]].source_path + ("dependsOn",)
+            source.error(where, f"dependency cycle {' -> '.join(cycle)} (each waits for the next); "
+                         "remove one of these dependencies")
+
+
+def _unique_ids(source: Source, phases: list[Phase]) -> dict[str, Task]:
+    """Tasks by id; a repeated id, or one that differs from another only in case, is an error."""
     by_id: dict[str, Task] = {}
     folded: dict[str, Task] = {}
     for task in (t for phase in phases for t in phase.tasks):
@@ -565,6 +577,11 @@ def _check_dependencies(source: Source, phases: list[Phase], written: set[str]) 
         else:
             by_id[task.id] = task
             folded[task.id.lower()] = task
+    return by_id
+
+
+def _check_references(source: Source, phases: list[Phase], by_id: dict[str, Task],
+                      written: set[str]) -> None:
     compared = 0
     for task in by_id.values():
         for d, dep in enumerate(task.depends_on):
@@ -583,12 +600,6 @@ def _check_dependencies(source: Source, phases: list[Phase], written: set[str]) 
                 source.error(where, f"'{task.id}' ({phases[task.phase].name}) depends on "
                              f"'{dep}' in a later phase ({phases[by_id[dep].phase].name}), which "
                              "the phase gate makes a cycle; move one of them")
-    if not source.errors:
-        cycle = find_cycle({t.id: list(t.depends_on) for t in by_id.values()})
-        if cycle:
-            where = by_id[cycle[0]].source_path + ("dependsOn",)
-            source.error(where, f"dependency cycle {' -> '.join(cycle)} (each waits for the next); "
-                         "remove one of these dependencies")
 
 
 def find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
