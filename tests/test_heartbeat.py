@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
-import time
-from pathlib import Path
 
-import pytest
-
-from conftest import DONE, AGENTS, agent_profile, manifest, wait_for
+from conftest import DONE, agent_profile, manifest, wait_for
 
 FAST = {"stall_minutes": 0.03, "retry_backoff_seconds": 0, "hook": False}
 
@@ -118,7 +113,7 @@ def test_exit_0_with_a_failing_verify_is_an_error_carrying_its_output(control):
     one_task(control, {"command": [sys.executable, "-m", "taskorch.demo_agent", "{prompt_file}"]},
              task={"verify": "echo checking a.txt; echo 'FAILED: 1 test' >&2; exit 3"},
              max_attempts=2)
-    status = beat_until(control, lambda s: s["a"]["attempts"] == 2 or "gave up" in s["a"]["reason"])
+    beat_until(control, lambda s: s["a"]["attempts"] == 2 or "gave up" in s["a"]["reason"])
     assert all(new != "complete" for new, _ in journal(control, "a"))
     first = next(r for new, r in journal(control, "a") if new == "error")
     assert "verify `echo checking a.txt; echo 'FAILED: 1 test' >&2; exit 3` exited 3" in first

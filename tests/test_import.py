@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-
-from conftest import manifest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "issues.json"
 FILES = ["README.md", "src/config.py", "src/health.py", "src/jobs.py", "src/kill_switch.py",

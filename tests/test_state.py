@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from conftest import agent_profile, manifest, wait_for
+from conftest import agent_profile, manifest
 from taskorch.manifest import Task
 from taskorch.state import Store
 

@@ -24,7 +24,7 @@ from taskorch.manifest import Task
 from taskorch.project import Project, tally
 from taskorch.runners.base import Pane
 from taskorch.runners.tmux import TmuxError
-from taskorch.state import TaskRow, epoch, now, stamp
+from taskorch.state import TaskRow, epoch, stamp
 from taskorch.verify import check
 
 WATCHED = ("running", "stuck")

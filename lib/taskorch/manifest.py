@@ -405,11 +405,11 @@ def _agents(source: Source, raw: Any) -> dict[str, agent_profiles.AgentProfile]:
         if command is not None and not command:
             source.error(path + ("command",), "must name a program: [program, args...]")
             continue
-        bad = [(field, placeholder) for field in ("command", "model_args")
-               for element in spec.get(field, [])
+        bad = [(key, placeholder) for key in ("command", "model_args")
+               for element in spec.get(key, [])
                for placeholder in agent_profiles.unknown_placeholders(element)]
-        for field, placeholder in bad:
-            source.error(path + (field,), f"unknown placeholder {placeholder}; use one of "
+        for key, placeholder in bad:
+            source.error(path + (key,), f"unknown placeholder {placeholder}; use one of "
                          f"{', '.join(agent_profiles.PLACEHOLDERS)}")
         if not bad:
             profiles[name] = agent_profiles.profile_from_manifest(name, spec)

@@ -231,8 +231,8 @@ def _build_node(loader: Any, node: yaml.Node, path: FieldPath, source: Source,
                 continue
             result[key] = _build(loader, value_node, child, source, inner)
             if value_node.tag == NULL_TAG and _comment_swallowed(source, value_node):
-                source.error(child, f"is empty because '#' starts a YAML comment; quote the "
-                             f"value or drop the '#'")
+                source.error(child, "is empty because '#' starts a YAML comment; quote the "
+                             "value or drop the '#'")
         return {**merged, **result}
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, item, path + (i,), source, inner) for i, item in enumerate(node.value)]

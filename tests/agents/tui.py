@@ -1,7 +1,6 @@
 """Scripted interactive agent: does the work, then sits at its own prompt like Codex's TUI."""
 
 import os
-import sys
 import time
 
 from taskorch import demo_agent
