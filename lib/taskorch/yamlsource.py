@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from taskorch.terminal import escaped
+
 FieldPath = tuple[str | int, ...]
 
 
@@ -53,7 +55,7 @@ class Source:
 
 def one_line(text: str) -> str:
     """Show control characters (newlines, escapes) as escapes, so an error stays one line."""
-    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: repr(m.group())[1:-1], text)
+    return escaped(text)
 
 
 def display_name(path: Path) -> str:
