@@ -98,8 +98,10 @@ RENDERERS: dict[str, Callable[[Plan], str]] = {
 def creator(project: Project) -> Callable[[], dict]:
     def show(format: str) -> None:
         text = RENDERERS[format](project.plan)
-        # JSON already escapes every control character, and must stay valid JSON
-        print(text) if format == "json" else echo(text)
+        if format == "json":
+            print(text)  # JSON escapes every control character itself, and must stay valid JSON
+        else:
+            echo(text)
 
     def task_plan() -> dict:
         return {
