@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,12 +90,12 @@ def parse(text: str, name: str) -> Source:
     deep = _too_deep(text)
     if deep is not None:
         source = Source(name=name, data=None, text_lines=text.splitlines())
-        source.errors.append(f"{name}:{deep}: syntax: the YAML nests too deeply to read; flatten it")
+        source.errors.append(_too_deep_error(name, deep))
         return source
     fast = getattr(yaml, "CSafeLoader", None)
     if fast is not None:
         source = _parse_with(fast, text, name)
-        if not source.errors:
+        if not source.errors or "nests too deeply" in source.errors[0]:
             return source
     return _parse_with(yaml.SafeLoader, text, name)
 
@@ -114,18 +115,38 @@ def _too_deep(text: str) -> int | None:
     widest = max(map(len, text.splitlines()), default=0)
     if text.count("[") + text.count("{") + 2 * widest <= SAFE_DEPTH:
         return None
+    return _nesting_line(text, SAFE_DEPTH)
+
+
+def _nesting_line(text: str, limit: int) -> int | None:
+    """The line where the nesting first passes `limit` levels, found by walking events (which
+    needs no recursion), or None."""
     depth = 0
     try:
         for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
             if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                 depth += 1
-                if depth > SAFE_DEPTH:
+                if depth > limit:
                     return event.start_mark.line + 1
             elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        return _libyaml_nesting_line(exc)  # other syntax errors: the loaders word them better
     except yaml.YAMLError:
-        pass  # the loaders report syntax errors with their own messages
+        pass
     return None
+
+
+def _libyaml_nesting_line(exc: yaml.MarkedYAMLError) -> int | None:
+    """libyaml 0.2.5 as bundled with PyYAML 6.0.4 refuses more than 1,000 levels itself
+    ("exceeded maximum nesting depth"); that is our nesting error, at the line it names."""
+    if "maximum nesting depth" not in f"{exc.problem} {exc.context}":
+        return None
+    return exc.problem_mark.line + 1 if exc.problem_mark else 1
+
+
+def _too_deep_error(name: str, line: int) -> str:
+    return f"{name}:{line}: syntax: the YAML nests too deeply to read; flatten it"
 
 
 def _parse_with(loader_class: type, text: str, name: str) -> Source:
@@ -140,9 +161,13 @@ def _parse_with(loader_class: type, text: str, name: str) -> Source:
         if node is not None:
             source.data = _build(loader, node, (), source)
     except yaml.MarkedYAMLError as exc:
-        source.errors.append(one_line(f"{name}:{_syntax_line(exc)}: syntax: {_syntax_message(exc)}"))
+        deep = _libyaml_nesting_line(exc)
+        source.errors.append(_too_deep_error(name, deep) if deep else
+                             one_line(f"{name}:{_syntax_line(exc)}: syntax: {_syntax_message(exc)}"))
     except RecursionError:
-        source.errors.append(f"{name}:1: syntax: the YAML nests too deeply to read; flatten it")
+        # Our builder recurses per level: past Python's limit, name the line it gave up at.
+        depth_reached = sys.getrecursionlimit() // 3
+        source.errors.append(_too_deep_error(name, _nesting_line(text, depth_reached) or 1))
     except ValueError as exc:  # e.g. an integer of thousands of digits
         source.errors.append(one_line(f"{name}:1: syntax: {exc}; shorten that value"))
     except yaml.YAMLError as exc:
