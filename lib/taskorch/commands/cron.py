@@ -15,8 +15,10 @@ from typing import Callable
 
 from doit.exceptions import TaskFailed
 
+from taskorch.commands.usage import Verb
 from taskorch.project import Project
 
+CRONTAB_TIMEOUT = 30  # seconds
 DEFAULT_EVERY = 5  # minutes; bench/detect_latency.py measures the cron path at this interval
 
 
@@ -41,7 +43,11 @@ def line(project: Project, every: int) -> str:
 
 
 def _crontab(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["crontab", *args], input=stdin, capture_output=True, text=True)
+    try:
+        return subprocess.run(["crontab", *args], input=stdin, capture_output=True, text=True,
+                              timeout=CRONTAB_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"crontab {' '.join(args)} did not answer in {CRONTAB_TIMEOUT} s")
 
 
 def change(project: Project, every: int, install: bool) -> str:
@@ -57,6 +63,20 @@ def change(project: Project, every: int, install: bool) -> str:
         raise RuntimeError(written.stderr.strip() or "crontab refused the new table")
     return ("installed: the heartbeat runs every {} min".format(every) if install
             else "removed the taskorch heartbeat line")
+
+
+VERB = Verb(
+    "cron", "Print the crontab line for the heartbeat (--install, --uninstall, --every N).",
+    params=({"name": "install", "long": "install", "type": bool, "default": False,
+             "help": "add the line to your crontab (again: no change)"},
+            {"name": "uninstall", "long": "uninstall", "type": bool, "default": False,
+             "help": "remove this control directory's line from your crontab"},
+            {"name": "every", "long": "every", "type": int, "default": DEFAULT_EVERY,
+             "metavar": "N", "help": f"minutes between heartbeats (default {DEFAULT_EVERY})"}),
+    details="Cron is the backstop: agents' exits start a heartbeat at once, and cron catches "
+            "what that misses. --install and --uninstall need the crontab program (Debian: "
+            "apt-get install cron).",
+    examples=("doit cron --install", "doit cron --install --every 2", "doit cron --uninstall"))
 
 
 def creator(project: Project) -> Callable[[], dict]:
@@ -75,19 +95,7 @@ def creator(project: Project) -> Callable[[], dict]:
         return None
 
     def task_cron() -> dict:
-        return {
-            "actions": [cron],
-            "params": [
-                {"name": "install", "long": "install", "type": bool, "default": False,
-                 "help": "add the line to your crontab (again: no change)"},
-                {"name": "uninstall", "long": "uninstall", "type": bool, "default": False,
-                 "help": "remove this control directory's line from your crontab"},
-                {"name": "every", "long": "every", "type": int, "default": DEFAULT_EVERY,
-                 "help": f"minutes between heartbeats (default {DEFAULT_EVERY})"},
-            ],
-            "uptodate": [False],
-            "verbosity": 2,
-        }
+        return VERB.task(actions=[cron])
 
-    task_cron.__doc__ = "Print the crontab line for the heartbeat (--install, --uninstall, --every N)."
+    task_cron.__doc__ = VERB.summary
     return task_cron
