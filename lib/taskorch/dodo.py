@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from taskorch.commands import cleanup, cron, heartbeat, import_, launch, operator, plan, status
+from taskorch.commands import (cleanup, cron, heartbeat, import_, launch, operator, plan, status,
+                               usage)
+from taskorch.commands.usage import Verb
 from taskorch.manifest import ManifestError
 from taskorch.project import Project
 from taskorch.reporter import Reporter
@@ -25,8 +27,21 @@ def find_manifest(control_dir: Path) -> Path:
     return control_dir / MANIFEST_NAMES[0]
 
 
+VERBS: tuple[Verb, ...] = (plan.VERB, launch.VERB, status.VERB, heartbeat.VERB, cron.VERB,
+                          cleanup.VERB, import_.VERB, *operator.VERBS)
+
+
+def answer_help(argv: list[str]) -> None:
+    """`doit VERB --help` or `-h`: print the verb's usage and exit 0, whatever the manifest."""
+    verb = usage.asked(argv, VERBS)
+    if verb is not None:
+        print(usage.render(verb))
+        raise SystemExit(0)
+
+
 def namespace(dodo_file: str) -> dict[str, Any]:
     """What dodo.py puts in its globals. Bad manifests exit here, before doit does anything."""
+    answer_help(sys.argv[1:])
     try:
         project = Project.load(find_manifest(Path(dodo_file).resolve().parent))
     except ManifestError as exc:

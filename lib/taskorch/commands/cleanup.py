@@ -8,9 +8,24 @@ from typing import Callable
 
 from doit.exceptions import TaskFailed
 
+from taskorch.commands.usage import Verb
 from taskorch import cleanup, lock
 from taskorch.terminal import echo
 from taskorch.project import Project
+
+
+VERB = Verb(
+    "cleanup", "Remove merged tasks' worktrees, branches and sessions (--all: everything, --force, "
+    "--yes).",
+    params=({"name": "all", "long": "all", "type": bool, "default": False,
+             "help": "remove everything: tmux server, worktrees, clone, work directory"},
+            {"name": "yes", "long": "yes", "type": bool, "default": False,
+             "help": "do not ask before --all"},
+            {"name": "force", "long": "force", "type": bool, "default": False,
+             "help": "also remove worktrees with uncommitted or unpushed work"}),
+    details="Work that is not yet pushed or committed is named and kept unless --force is "
+            "given.",
+    examples=("doit cleanup", "doit cleanup --all --yes"))
 
 
 def creator(project: Project) -> Callable[[], dict]:
@@ -33,20 +48,7 @@ def creator(project: Project) -> Callable[[], dict]:
         return None
 
     def task_cleanup() -> dict:
-        return {
-            "actions": [run],
-            "params": [
-                {"name": "all", "long": "all", "type": bool, "default": False,
-                 "help": "remove everything: tmux server, worktrees, clone, work directory"},
-                {"name": "yes", "long": "yes", "type": bool, "default": False,
-                 "help": "do not ask before --all"},
-                {"name": "force", "long": "force", "type": bool, "default": False,
-                 "help": "also remove worktrees with uncommitted or unpushed work"},
-            ],
-            "uptodate": [False],
-            "verbosity": 2,
-        }
+        return VERB.task(actions=[run])
 
-    task_cleanup.__doc__ = ("Remove merged tasks' worktrees, branches and sessions "
-                            "(--all: everything, --force, --yes).")
+    task_cleanup.__doc__ = VERB.summary
     return task_cleanup

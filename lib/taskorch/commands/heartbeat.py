@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Callable
 
+from taskorch.commands.usage import Verb
 from taskorch import heartbeat
 from taskorch.terminal import echo
 from taskorch.project import Project
+
+
+VERB = Verb(
+    "heartbeat", "Watch every agent once: answer, nudge, restart, verify, launch what is ready "
+    "(cron runs this).",
+    details="One idempotent tick, safe to run at any time and many at once: a heartbeat that "
+            "finds another running asks it to tick again and exits 0.",
+    examples=("doit heartbeat",))
 
 
 def creator(project: Project) -> Callable[[], dict]:
@@ -15,8 +24,7 @@ def creator(project: Project) -> Callable[[], dict]:
             echo(line, flush=True)
 
     def task_heartbeat() -> dict:
-        return {"actions": [beat], "uptodate": [False], "verbosity": 2}
+        return VERB.task(actions=[beat])
 
-    task_heartbeat.__doc__ = ("Watch every agent once: answer, nudge, restart, verify, launch what "
-                              "is ready (cron runs this).")
+    task_heartbeat.__doc__ = VERB.summary
     return task_heartbeat

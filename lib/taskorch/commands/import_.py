@@ -7,6 +7,7 @@ from typing import Callable
 
 from doit.exceptions import TaskFailed
 
+from taskorch.commands.usage import Verb
 from taskorch import git, importer, lock, repo
 from taskorch.layout import write_atomic
 from taskorch.manifest import ManifestError
@@ -21,6 +22,16 @@ def tracked_files(project: Project) -> set[str]:
     git.run("fetch", "--quiet", "origin", cwd=layout.clone)
     listing = git.run("ls-tree", "-r", "--name-only", f"origin/{manifest.base}", cwd=layout.clone)
     return set(listing.splitlines())
+
+
+VERB = Verb(
+    "import", "Add open GitHub issues as tasks: shows a diff; --write applies it.",
+    params=({"name": "source", "long": "from", "default": "", "metavar": "FILE",
+             "help": "read issues from this JSON file instead of `gh issue list`"},
+            {"name": "write", "long": "write", "type": bool, "default": False,
+             "help": "apply the diff to the manifest"}),
+    details="Issues already in the manifest are skipped; comments and layout are kept.",
+    examples=("doit import", "doit import --from issues.json --write"))
 
 
 def creator(project: Project) -> Callable[[], dict]:
@@ -54,17 +65,7 @@ def creator(project: Project) -> Callable[[], dict]:
         return None
 
     def task_import() -> dict:
-        return {
-            "actions": [run],
-            "params": [
-                {"name": "source", "long": "from", "default": "",
-                 "help": "read issues from this JSON file instead of `gh issue list`"},
-                {"name": "write", "long": "write", "type": bool, "default": False,
-                 "help": "apply the diff to the manifest"},
-            ],
-            "uptodate": [False],
-            "verbosity": 2,
-        }
+        return VERB.task(actions=[run])
 
-    task_import.__doc__ = "Add open GitHub issues as tasks: shows a diff; --write applies it."
+    task_import.__doc__ = VERB.summary
     return task_import

@@ -11,6 +11,7 @@ from typing import Callable, Iterator
 
 from doit.exceptions import TaskFailed
 
+from taskorch.commands.usage import Verb
 from taskorch import lock
 from taskorch.launch import LaunchError, Outcome, launch
 from taskorch.terminal import echo, shown
@@ -58,6 +59,14 @@ class LaunchRun:
 CURRENT: list[LaunchRun] = []  # the run of this process, for the reporter
 
 
+VERB = Verb(
+    "launch", "Start every task whose gates are open (launch:<id> starts one).",
+    details="Up to max_parallel agents run at once. Running it again launches nothing twice; a "
+            "launch that only waits exits 0 and says who waits on what. `doit launch:<id>` "
+            "starts one task, or says why it cannot.",
+    examples=("doit launch", "doit launch:t1"))
+
+
 def creator(project: Project) -> Callable[[], Iterator[dict]]:
     run = LaunchRun(project)
     CURRENT[:] = [run]
@@ -76,7 +85,7 @@ def creator(project: Project) -> Callable[[], Iterator[dict]]:
                 "verbosity": 2,
             }
 
-    task_launch.__doc__ = "Start every task whose gates are open (launch:<id> starts one)."
+    task_launch.__doc__ = VERB.summary
     return task_launch
 
 

@@ -13,6 +13,7 @@ from typing import Callable
 from doit.exceptions import TaskFailed
 
 from taskorch import heartbeat, lock
+from taskorch.commands.usage import Verb
 from taskorch.terminal import echo
 from taskorch.project import Project
 from taskorch.state import TaskRow, now
@@ -93,23 +94,35 @@ def skip(project: Project, ids: list[str]) -> TaskFailed | None:
     return _change(project, ids, "skip", change)
 
 
+PRINT = {"name": "print", "long": "print", "type": bool, "default": False,
+         "help": "print the tmux command instead of running it"}
+VERBS = (
+    Verb("attach", "Attach to a task's tmux session (--print: just print the command).",
+         params=(PRINT,), positional="<task id>", details="Detach again with C-b d.",
+         examples=("doit attach t1", "doit attach t1 --print")),
+    Verb("stop", "Stop a task's agent; it stays stuck until `doit retry <id>`.",
+         positional="<task id>", examples=("doit stop t1",)),
+    Verb("retry", "Reset a task's attempt budget and restart it now.",
+         positional="<task id>", examples=("doit retry t1",)),
+    Verb("skip", "Mark a task done by hand so that tasks waiting for it can start.",
+         positional="<task id>", examples=("doit skip t1",)),
+)
+
+
 def creators(project: Project) -> dict[str, Callable[[], dict]]:
-    def verb(name: str, action: Callable, doc: str, params: list | None = None) -> Callable[[], dict]:
+    actions = {
+        # doit hands everything after the first positional over as positionals: `attach t1 --print`
+        "attach": lambda ids, print: attach(project, [i for i in ids if i != "--print"],
+                                            print or "--print" in ids),
+        "stop": lambda ids: stop(project, ids),
+        "retry": lambda ids: retry(project, ids),
+        "skip": lambda ids: skip(project, ids),
+    }
+
+    def creator(verb: Verb) -> Callable[[], dict]:
         def create() -> dict:
-            return {"actions": [action], "pos_arg": "ids", "params": params or [],
-                    "uptodate": [False], "verbosity": 2}
-        create.__doc__ = doc
+            return verb.task(actions=[actions[verb.name]])
+        create.__doc__ = verb.summary
         return create
 
-    return {
-        "task_attach": verb("attach", lambda ids, print: attach(project, ids, print),
-                            "Attach to a task's tmux session (--print: just print the command).",
-                            [{"name": "print", "long": "print", "type": bool, "default": False,
-                              "help": "print the tmux command instead of running it"}]),
-        "task_stop": verb("stop", lambda ids: stop(project, ids),
-                          "Stop a task's agent; it stays stuck until `doit retry <id>`."),
-        "task_retry": verb("retry", lambda ids: retry(project, ids),
-                           "Reset a task's attempt budget and restart it now."),
-        "task_skip": verb("skip", lambda ids: skip(project, ids),
-                          "Mark a task done by hand so that tasks waiting for it can start."),
-    }
+    return {f"task_{verb.name}": creator(verb) for verb in VERBS}

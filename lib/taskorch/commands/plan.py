@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
+from taskorch.commands.usage import Verb
 from taskorch.plan import Plan
 from taskorch.terminal import echo
 from taskorch.project import Project
@@ -95,6 +96,17 @@ RENDERERS: dict[str, Callable[[Plan], str]] = {
     "text": as_text, "json": as_json, "dot": as_dot, "mermaid": as_mermaid}
 
 
+VERB = Verb(
+    "plan", "Show phases, waves and why each task waits (--format text|json|dot|mermaid).",
+    params=({"name": "format", "long": "format", "short": "f", "default": "text",
+             "choices": [(f, "") for f in FORMATS], "metavar": "FORMAT",
+             "help": "output format: text (default), json, dot or mermaid"},),
+    details="A wave is what starts together if everything before it succeeds, within "
+            "max_parallel. Each waiting task says what it waits for: a dependency, a "
+            "same-file predecessor or a phase gate. Nothing is started.",
+    examples=("doit plan", "doit plan --format dot | dot -Tsvg > plan.svg"))
+
+
 def creator(project: Project) -> Callable[[], dict]:
     def show(format: str) -> None:
         text = RENDERERS[format](project.plan)
@@ -104,14 +116,7 @@ def creator(project: Project) -> Callable[[], dict]:
             echo(text)
 
     def task_plan() -> dict:
-        return {
-            "actions": [show],
-            "params": [{"name": "format", "long": "format", "short": "f", "default": "text",
-                        "choices": [(f, "") for f in FORMATS],
-                        "help": "output format: text, json, dot or mermaid"}],
-            "uptodate": [False],
-            "verbosity": 2,
-        }
+        return VERB.task(actions=[show])
 
-    task_plan.__doc__ = "Show phases, waves and why each task waits (--format text|json|dot|mermaid)."
+    task_plan.__doc__ = VERB.summary
     return task_plan

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from doit.exceptions import TaskFailed
 
+from taskorch.commands.usage import Verb
 from taskorch.terminal import echo
 from taskorch.project import Project, View, tally
 
@@ -69,6 +70,17 @@ def one_task(project: Project, views: dict[str, View], task_id: str, log_lines: 
     return "\n".join(out)
 
 
+VERB = Verb(
+    "status", "Show every task's state, attempt, last activity and why (--format json, --task ID).",
+    params=({"name": "format", "long": "format", "short": "f", "default": "table",
+             "choices": [("table", ""), ("json", "")], "metavar": "FORMAT",
+             "help": "output format: table (default) or json"},
+            {"name": "task", "long": "task", "short": "t", "default": "", "metavar": "ID",
+             "help": "show one task: its journal and the last lines of its log"}),
+    details="Reads the state store only: it starts, stops and changes nothing.",
+    examples=("doit status", "doit status --task t3", "doit status --format json"))
+
+
 def creator(project: Project) -> Callable[[], dict]:
     def show(format: str, task: str) -> str | None:
         views = project.views()
@@ -83,18 +95,7 @@ def creator(project: Project) -> Callable[[], dict]:
         return None
 
     def task_status() -> dict:
-        return {
-            "actions": [show],
-            "params": [
-                {"name": "format", "long": "format", "short": "f", "default": "table",
-                 "choices": [("table", ""), ("json", "")], "help": "output format: table or json"},
-                {"name": "task", "long": "task", "short": "t", "default": "",
-                 "help": "show one task: its journal and the last lines of its log"},
-            ],
-            "uptodate": [False],
-            "verbosity": 2,
-        }
+        return VERB.task(actions=[show])
 
-    task_status.__doc__ = ("Show every task's state, attempt, last activity and why "
-                           "(--format json, --task ID).")
+    task_status.__doc__ = VERB.summary
     return task_status
