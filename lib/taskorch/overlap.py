@@ -53,6 +53,29 @@ def _suffix(pattern: str) -> str:
     return re.split(r"[*?\]]", pattern)[-1]
 
 
+# Past this many `**/` in one pattern, trying each subset of them would cost 2**n matches.
+_MAX_DOUBLE_STARS = 6
+
+
+def _zero_directory_forms(pattern: str) -> set[str]:
+    """`pattern` with every subset of its `**/` dropped: in git's glob semantics `**/` also
+    matches zero directories, which fnmatch (where '*' crosses '/') cannot express."""
+    parts = pattern.split("**/")
+    if len(parts) - 1 > _MAX_DOUBLE_STARS:
+        return {pattern, "".join(parts)}
+    forms = {parts[0]}
+    for part in parts[1:]:
+        forms = {f + "**/" + part for f in forms} | {f + part for f in forms}
+    return forms
+
+
+def glob_matches(path: str, pattern: str) -> bool:
+    """fnmatch, plus `**/` standing for no directory at all: `**/*.py` matches `setup.py`."""
+    if "**/" not in pattern:
+        return fnmatchcase(path, pattern)
+    return any(fnmatchcase(path, form) for form in _zero_directory_forms(pattern))
+
+
 def glob_overlaps(pattern: str, entry: str) -> bool:
     """Whether a glob can touch what `entry` (a path, a directory, or another glob) names.
 
@@ -63,7 +86,7 @@ def glob_overlaps(pattern: str, entry: str) -> bool:
     if is_glob(entry):
         a, b, c, d = _prefix(pattern), _prefix(entry), _suffix(pattern), _suffix(entry)
         return (a.startswith(b) or b.startswith(a)) and (c.endswith(d) or d.endswith(c))
-    if fnmatchcase(entry, pattern):
+    if glob_matches(entry, pattern):
         return True
     if looks_like_directory(entry):
         inside, prefix = (entry + "/" if entry else ""), _prefix(pattern)
