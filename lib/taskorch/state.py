@@ -8,11 +8,14 @@ rows that do not exist yet; after that the store is the truth.
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
+
+from doit.exceptions import InvalidTask
 
 from taskorch.manifest import STATES, Task
 
@@ -114,16 +117,47 @@ class Event:
     reason: str
 
 
+# doit reports an InvalidTask as one line wherever it surfaces, in an action or in a launch
+# gate's up-to-date check, where any other exception prints a traceback.
+class StateError(InvalidTask):
+    """The state store cannot be read or written; the message names the file and what to do."""
+
+
+def _advice(path: Path, exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        aside = f"mv {shlex.quote(str(path))} {shlex.quote(str(path) + '.damaged')}"
+        return (f"the state store {path} is damaged ({text}): move it aside ({aside}) and run the "
+                "command again; taskorch starts a new store from the manifest")
+    if "disk" in text or "I/O" in text:
+        return (f"cannot use the state store {path} ({text}): free space on its disk or fix the "
+                "disk, then run the command again")
+    return f"cannot use the state store {path}: {text}"
+
+
+@contextmanager
+def named_errors(path: Path) -> Iterator[None]:
+    """SQLite's own errors ('file is not a database') do not say which file."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        # Constraint and programming errors are ours to fix, and a lock is contention, not damage.
+        if type(exc) not in (sqlite3.DatabaseError, sqlite3.OperationalError) or "locked" in str(exc):
+            raise
+        raise StateError(_advice(path, exc)) from exc
+
+
 class Store:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
-        self._migrate()
+        with named_errors(path):
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(SCHEMA)
+            self._migrate()
 
     def _migrate(self) -> None:
         have = {row[1] for row in self.db.execute("PRAGMA table_info(tasks)")}
@@ -141,13 +175,15 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         # IMMEDIATE takes the write lock up front, so read-then-write cannot interleave.
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        with named_errors(self.path):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                if self.db.in_transaction:  # a full disk may already have rolled it back
+                    self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
 
     def seed(self, tasks: list[Task]) -> None:
         """Insert rows for tasks the store has never seen, from the manifest's runtime fields."""
