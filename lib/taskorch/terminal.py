@@ -12,13 +12,21 @@ import re
 
 from taskorch.screen import ANSI
 
-# C0 and C1 controls and DEL; \x9b alone is a CSI on some terminals.
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# C0 and C1 controls and DEL; \x9b alone is a CSI on some terminals. Then the invisible
+# characters that reorder or hide text (bidi embeddings, overrides and isolates, zero-width
+# characters, the Arabic letter mark, the byte order mark) and the Unicode line and paragraph
+# separators: a title can otherwise read differently on screen from what it is.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+
+
+def _visible(char: str) -> str:
+    return repr(char)[1:-1] if char <= "\xff" else f"\\u{ord(char):04x}"
 
 
 def escaped(text: str, keep: str = "") -> str:
-    """Every control character not in `keep` written as a visible escape such as \\x1b or \\n."""
-    return CONTROL.sub(lambda m: m.group() if m.group() in keep else repr(m.group())[1:-1], text)
+    """Every control character not in `keep` written as a visible escape such as \\x1b, \\n or
+    \\u202e."""
+    return CONTROL.sub(lambda m: m.group() if m.group() in keep else _visible(m.group()), text)
 
 
 def shown(text: str) -> str:
