@@ -49,7 +49,7 @@ def test_import_shows_a_diff_and_writes_nothing_without_write(control, project_r
     out = control.doit("import", "--from", str(FIXTURE)).stdout
     assert out.startswith("--- orchestrator.yaml\n+++ orchestrator.yaml (imported)")
     assert "import: 19 new task(s)" in out and "1 already in the manifest" in out
-    assert "nothing written; run `doit import --write`" in out
+    assert f"nothing written; run `doit import --from {FIXTURE} --write`" in out
     assert path.read_text() == before
 
 

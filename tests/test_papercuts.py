@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from conftest import manifest
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def plan_waits(control) -> dict[str, set[str]]:  # type: ignore[no-untyped-def]
@@ -22,3 +28,69 @@ def test_double_star_slash_also_matches_zero_directories(control):
     assert "all" in waits["setup"]
     assert "src" in waits["a"]
     assert waits["doc"] == set()
+
+
+INVISIBLE = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200c\u200d\u200e\u200f" \
+            "\u2028\u2029\ufeff\u061c"
+
+
+def test_bidi_and_zero_width_characters_are_shown_escaped(control):
+    control.write(manifest([[{"id": "t1", "title": f"fix{INVISIBLE}login", "files": ["a"]}]]))
+    out = control.doit("plan").stdout
+    assert "fix\\u202a\\u202b\\u202c\\u202d\\u202e\\u2066\\u2067\\u2068\\u2069\\u200b" in out
+    assert "\\u2028\\u2029\\ufeff\\u061clogin" in out
+    assert not any(char in out for char in INVISIBLE), repr(out)
+
+
+def one_task(control) -> None:  # type: ignore[no-untyped-def]
+    control.write(manifest([[{"id": "a", "title": "a", "files": ["a.txt"]}]]))
+
+
+def test_a_state_store_that_is_not_a_database_is_named_with_what_to_do(control):
+    one_task(control)
+    control.doit("status")
+    state_db = control.workdir / "state.db"
+    state_db.write_bytes(b"this is not an SQLite database\n" * 200)
+    for verb in ("status", "launch", "heartbeat"):
+        result = control.doit(verb, check=False)
+        assert result.returncode != 0, verb
+        assert "Traceback" not in result.stderr, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert str(state_db) in lines[0] and "not a database" in lines[0], lines[0]
+        assert f"mv {state_db} {state_db}.damaged" in lines[0], lines[0]
+    state_db.rename(control.workdir / "state.db.damaged")
+    assert control.status()["a"]["status"] == "pending"
+
+
+def test_a_state_store_on_a_full_disk_is_named(control):
+    one_task(control)
+    control.doit("status")
+    # A file-size limit makes every write past 512 bytes fail as a full disk would (SIGXFSZ
+    # ignored, so the write returns an error instead of killing doit).
+    result = subprocess.run(["sh", "-c", 'ulimit -f 1; trap "" XFSZ; exec "$0" -m doit skip a',
+                             sys.executable], cwd=control.path, capture_output=True, text=True,
+                            timeout=60, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"taskorch: skip: cannot use the state store {control.workdir / 'state.db'} (disk I/O "
+        "error): free space on its disk or fix the disk, then run the command again"]
+
+
+def test_a_failing_verb_names_itself_once(control):
+    one_task(control)
+    for argv in (("stop", "nosuch"), ("status", "--task", "nosuch")):
+        result = control.doit(*argv, check=False)
+        assert result.returncode != 0
+        assert result.stderr == f"taskorch: {argv[0]}: no task 'nosuch' in orchestrator.yaml\n"
+
+
+def test_import_hint_repeats_the_issues_file(control, remote, tmp_path):
+    control.write(manifest([[{"id": "a", "title": "a", "files": ["README.md"]}]], repo=str(remote)))
+    issues = tmp_path / "my issues.json"
+    issues.write_text(json.dumps([{"number": 9, "title": "Fix the readme", "body": "README.md",
+                                   "labels": []}]))
+    out = control.doit("import", "--from", str(issues)).stdout
+    assert f"run `doit import --from '{issues}' --write` to apply this diff" in out
+    control.doit("import", "--from", str(issues), "--write")
+    assert "i9" in control.status()

@@ -12,7 +12,25 @@ from doit.reporter import ConsoleReporter
 
 from taskorch.commands import launch as launch_command
 from taskorch.project import tally
+from taskorch.state import StateError
 from taskorch.terminal import shown
+
+# doit ends an exception's traceback with its qualified name, noise before a message that is
+# already written for the operator.
+_STATE_ERROR = f"{StateError.__module__}.{StateError.__qualname__}: "
+
+
+def failure_line(task_name: str, message: str) -> str:
+    """`taskorch: <task>: <the message's last line>`, said once: verbs write their messages as
+    `stop: ...` for other callers too, and this prefix would otherwise double it."""
+    lines = message.strip().splitlines()
+    text = lines[-1] if lines else "failed"
+    text = text.removeprefix(_STATE_ERROR)
+    for said in (f"{task_name}: ", f"{task_name.split(':', 1)[0]}: "):
+        if text.startswith(said):
+            text = text[len(said):]
+            break
+    return f"taskorch: {task_name}: {text}\n"
 
 
 class Reporter(ConsoleReporter):
@@ -46,9 +64,7 @@ class Reporter(ConsoleReporter):
             self.write(f"{task.name.split(':', 1)[1]} is already {view.status}: {view.reason}\n")
 
     def add_failure(self, task, fail) -> None:  # type: ignore[no-untyped-def]
-        message = fail.get_msg().strip().splitlines()
-        text = message[-1] if message else "failed"
-        sys.stderr.write(f"taskorch: {task.name}: {text}\n")
+        sys.stderr.write(shown(failure_line(task.name, fail.get_msg())))
         self.failures.append({"task": task, "exception": fail})
 
     def complete_run(self) -> None:

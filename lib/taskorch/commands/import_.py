@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Callable
 
@@ -34,6 +35,11 @@ VERB = Verb(
     examples=("doit import", "doit import --from issues.json --write"))
 
 
+def again(source: str) -> str:
+    """The command that applies this diff: the same issues, so the same `--from`."""
+    return "doit import " + (f"--from {shlex.quote(source)} " if source else "") + "--write"
+
+
 def creator(project: Project) -> Callable[[], dict]:
     def run(source: str, write: bool) -> TaskFailed | None:
         path = project.manifest.path
@@ -61,7 +67,7 @@ def creator(project: Project) -> Callable[[], dict]:
                   "run serialized against every task of their phase until you add files:")
         if result.added:
             echo(f"import: wrote {path.name}" if write else
-                  "import: nothing written; run `doit import --write` to apply this diff")
+                 f"import: nothing written; run `{again(source)}` to apply this diff")
         return None
 
     def task_import() -> dict:
