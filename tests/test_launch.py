@@ -156,7 +156,7 @@ def test_missing_base_branch_is_a_clear_error_and_changes_no_state(control, remo
                            base="trunk"))
     result = control.doit("launch", check=False)
     assert result.returncode != 0
-    assert "taskorch: launch:m1: m1: base branch 'trunk' is not on origin" in result.stderr
+    assert "taskorch: launch:m1: base branch 'trunk' is not on origin" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert control.status()["m1"]["status"] == "pending"
     assert control.sessions() == {}

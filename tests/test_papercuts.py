@@ -94,3 +94,16 @@ def test_import_hint_repeats_the_issues_file(control, remote, tmp_path):
     assert f"run `doit import --from '{issues}' --write` to apply this diff" in out
     control.doit("import", "--from", str(issues), "--write")
     assert "i9" in control.status()
+
+
+def test_an_empty_remote_asks_for_a_first_commit_not_another_base(control, tmp_path):
+    empty = tmp_path / "empty.git"
+    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(empty)], check=True)
+    control.write(manifest([[{"id": "a", "title": "a", "files": ["a.txt"]}]], repo=str(empty)))
+    result = control.doit("launch", check=False)
+    assert result.returncode != 0
+    # one line, naming the task once (not `launch:a: a:`, nor a second `launch: launch:a`)
+    assert result.stderr.splitlines() == [
+        "taskorch: launch:a: the repository has no commits yet; push a first commit to its 'main' "
+        "branch (e.g. git commit --allow-empty -m start && git push origin HEAD:main), then run "
+        "the command again"], result.stderr

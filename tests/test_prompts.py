@@ -82,7 +82,7 @@ def test_a_broken_template_fails_the_launch_clearly_and_changes_nothing(control)
     control.write(manifest([[{"id": "b1", "title": "x", "files": ["a"]}]]))
     result = control.doit("launch", check=False)
     assert result.returncode != 0
-    assert "taskorch: launch:b1: b1: prompts/task.md.j2:2: 'bodyy' is undefined" in result.stderr
+    assert "taskorch: launch:b1: prompts/task.md.j2:2: 'bodyy' is undefined" in result.stderr
     assert "Traceback" not in result.stderr
     assert control.status()["b1"]["status"] == "pending"
     assert control.sessions() == {}

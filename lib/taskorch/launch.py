@@ -66,8 +66,7 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
     git.run("fetch", "--quiet", "origin", cwd=layout.clone)
     base = f"origin/{manifest.base}"
     if not git.has_ref(layout.clone, base):
-        raise LaunchError(f"{task.id}: base branch '{manifest.base}' is not on origin; "
-                          "set 'base' in the manifest")
+        raise LaunchError(f"{task.id}: {repo.missing_base(layout.clone, manifest.base)}")
     branch = git.check_branch(git.branch_name(task.id, task.title, task.issue))
     worktree = layout.worktree(task.id)
     row = project.store.get(task.id)

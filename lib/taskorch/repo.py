@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from taskorch import demo
+from taskorch import demo, git
 
 GITHUB = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 DEMO = "demo"
@@ -31,3 +31,14 @@ def remote_url(repo: str, root: Path, workdir: Path) -> str:
     if GITHUB.match(repo):
         return f"https://github.com/{repo}.git"
     raise RepoError(f"repo: {repo!r} is not owner/name, a git URL or an existing path")
+
+
+def missing_base(clone: Path, base: str) -> str:
+    """Why `origin/<base>` is not in the clone. A repository nobody has pushed to has no branch
+    at all, and naming another base would not help: it needs a first commit."""
+    branches = git.run("for-each-ref", "--format=%(refname)", "refs/remotes/origin/", cwd=clone)
+    if not [ref for ref in branches.split() if ref != "refs/remotes/origin/HEAD"]:
+        return (f"the repository has no commits yet; push a first commit to its '{base}' branch "
+                f"(e.g. git commit --allow-empty -m start && git push origin HEAD:{base}), then "
+                "run the command again")
+    return f"base branch '{base}' is not on origin; set 'base' in the manifest"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 
+from doit.exceptions import UnmetDependency
 from doit.reporter import ConsoleReporter
 
 from taskorch.commands import launch as launch_command
@@ -26,8 +27,8 @@ def failure_line(task_name: str, message: str) -> str:
     lines = message.strip().splitlines()
     text = lines[-1] if lines else "failed"
     text = text.removeprefix(_STATE_ERROR)
-    for said in (f"{task_name}: ", f"{task_name.split(':', 1)[0]}: "):
-        if text.startswith(said):
+    for said in (f"{task_name}: ", *(f"{part}: " for part in task_name.split(":", 1))):
+        if text.startswith(said):  # `launch:a` says `a: ...`, `stop` says `stop: ...`
             text = text[len(said):]
             break
     return f"taskorch: {task_name}: {text}\n"
@@ -64,7 +65,9 @@ class Reporter(ConsoleReporter):
             self.write(f"{task.name.split(':', 1)[1]} is already {view.status}: {view.reason}\n")
 
     def add_failure(self, task, fail) -> None:  # type: ignore[no-untyped-def]
-        sys.stderr.write(shown(failure_line(task.name, fail.get_msg())))
+        # `launch` fails when one of its `launch:<id>` fails, which has said why already.
+        if not isinstance(fail, UnmetDependency):
+            sys.stderr.write(shown(failure_line(task.name, fail.get_msg())))
         self.failures.append({"task": task, "exception": fail})
 
     def complete_run(self) -> None:
