@@ -107,3 +107,37 @@ def test_an_empty_remote_asks_for_a_first_commit_not_another_base(control, tmp_p
         "taskorch: launch:a: the repository has no commits yet; push a first commit to its 'main' "
         "branch (e.g. git commit --allow-empty -m start && git push origin HEAD:main), then run "
         "the command again"], result.stderr
+
+
+def test_cleanup_all_with_the_control_directory_as_workdir_keeps_the_users_files(control):
+    control.write(manifest([[{"id": "a", "title": "a", "files": ["a.txt"]}]], workdir=".",
+                           retry_backoff_seconds=0))
+    (control.path / "notes.txt").write_text("mine\n")
+    control.doit("launch")
+    assert (control.path / "repo" / ".git").exists() and (control.path / "state.db").exists()
+    out = control.doit("cleanup", "--all", "--yes", "--force").stdout
+    assert "kept" in out and "notes.txt" in out and "orchestrator.yaml" in out, out
+    for kept in ("orchestrator.yaml", "dodo.py", "prompts/task.md.j2", "notes.txt"):
+        assert (control.path / kept).exists(), kept
+    assert (control.path / "notes.txt").read_text() == "mine\n"
+    for gone in ("repo", "worktrees", "logs", "runs", "state.db", "doit.db", "lock", "tmux.conf"):
+        assert not (control.path / gone).exists(), gone
+    assert control.sessions() == {}
+
+
+def test_cleanup_all_keeps_files_taskorch_did_not_make_in_its_work_directory(control):
+    control.write(manifest([[{"id": "a", "title": "a", "files": ["a.txt"]}]]))
+    control.doit("launch")
+    (control.workdir / "my-backup.tar").write_text("precious\n")
+    out = control.doit("cleanup", "--all", "--yes", "--force").stdout
+    assert "my-backup.tar" in out, out
+    assert (control.workdir / "my-backup.tar").read_text() == "precious\n"
+    assert sorted(p.name for p in control.workdir.iterdir()) == ["my-backup.tar"]
+
+
+def test_cleanup_all_removes_a_work_directory_that_holds_only_taskorchs_files(control):
+    control.write(manifest([[{"id": "a", "title": "a", "files": ["a.txt"]}]]))
+    control.doit("launch")
+    out = control.doit("cleanup", "--all", "--yes", "--force").stdout
+    assert "kept" not in out, out
+    assert not control.workdir.exists()
