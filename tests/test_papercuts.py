@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import manifest
+from conftest import manifest, wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -141,3 +144,70 @@ def test_cleanup_all_removes_a_work_directory_that_holds_only_taskorchs_files(co
     out = control.doit("cleanup", "--all", "--yes", "--force").stdout
     assert "kept" not in out, out
     assert not control.workdir.exists()
+
+
+def many_tasks(control) -> None:  # type: ignore[no-untyped-def]
+    # far more output than a pipe holds, so doit is still writing when `head` has left
+    control.write(manifest([[{"id": f"t{i}", "title": f"task {i} " + "x" * 200, "files": [f"f{i}"]}
+                             for i in range(500)]]))
+
+
+def test_a_reader_that_leaves_early_ends_the_output_quietly(control, tmp_path):
+    many_tasks(control)
+    control.doit("status")
+    err, code = tmp_path / "stderr", tmp_path / "status"
+    for verb in ("plan", "plan --format json", "status", "status --format json"):
+        head = subprocess.run(
+            ["sh", "-c", f'{{ "$0" -m doit {verb} 2>"$1"; echo $? >"$2"; }} | head -1',
+             sys.executable, str(err), str(code)],
+            cwd=control.path, capture_output=True, text=True, timeout=120)
+        assert head.stdout.count("\n") == 1, (verb, head.stdout)
+        assert (code.read_text(), err.read_text()) == ("0\n", ""), verb
+
+
+def read_until(fd: int, wanted: bytes, seen: bytearray) -> bool:
+    """Read what the pty has; True once `wanted` has arrived or the other side closed."""
+    while select.select([fd], [], [], 0)[0]:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the child has exited and closed its side
+            return True
+        if not chunk:
+            return True
+        seen += chunk
+    return wanted in seen
+
+
+def drain(fd: int, seen: bytearray) -> None:
+    """Read all the pty holds after the child has exited (then reads fail with EIO)."""
+    while select.select([fd], [], [], 10)[0]:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            return
+        if not chunk:
+            return
+        seen += chunk
+
+
+def test_ctrl_c_at_a_prompt_ends_with_one_line_and_status_130(control):
+    one_task(control)
+    control.doit("status")
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "doit", "cleanup", "--all"], cwd=control.path,
+                            stdin=follower, stdout=follower, stderr=follower, close_fds=True,
+                            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    os.close(follower)
+    seen = bytearray()
+    try:
+        wait_for(lambda: read_until(leader, b"Type yes: ", seen), timeout=60, what="the prompt")
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends; input() is blocked reading the pty
+        assert proc.wait(timeout=60) == 130
+        drain(leader, seen)
+    finally:
+        proc.kill()
+        os.close(leader)
+    said = seen.decode(errors="replace")
+    assert "Traceback" not in said and "KeyboardInterrupt" not in said, said
+    assert said.split("Type yes: ", 1)[1].strip() == "taskorch: interrupted", said
+    assert control.workdir.exists()

@@ -14,7 +14,7 @@ from doit.reporter import ConsoleReporter
 from taskorch.commands import launch as launch_command
 from taskorch.project import tally
 from taskorch.state import StateError
-from taskorch.terminal import shown
+from taskorch.terminal import calm_exits, reader_gone, shown
 
 # doit ends an exception's traceback with its qualified name, noise before a message that is
 # already written for the operator.
@@ -41,9 +41,14 @@ class Reporter(ConsoleReporter):
         super().__init__(outstream, options)
         self.launch_seen = False
         self.selected: set[str] = set()
+        calm_exits()  # doit makes the reporter before any task runs: the earliest hook per run
 
     def write(self, text: str) -> None:
-        super().write(shown(text))  # reasons and failures can quote agents and issue titles
+        try:
+            super().write(shown(text))  # reasons and failures can quote agents and issue titles
+            self.outstream.flush()
+        except BrokenPipeError:
+            reader_gone()
 
     def initialize(self, tasks, selected_tasks) -> None:  # type: ignore[no-untyped-def]
         self.selected = set(selected_tasks or ())

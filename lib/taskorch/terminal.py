@@ -8,7 +8,12 @@ keeps the words and takes that power away; error messages use `escaped` to stay 
 
 from __future__ import annotations
 
+import atexit
+import os
 import re
+import signal
+import sys
+from types import FrameType
 
 from taskorch.screen import ANSI
 
@@ -35,5 +40,45 @@ def shown(text: str) -> str:
     return escaped(ANSI.sub("", text), keep="\t\n")
 
 
-def echo(text: str, flush: bool = False) -> None:
-    print(shown(text), flush=flush)
+def echo(text: str, flush: bool = True) -> None:
+    """Print untrusted text with its terminal controls escaped. Always flushed (see `out`);
+    `flush` stays for the callers that ask for it."""
+    out(shown(text))
+
+
+def out(text: str) -> None:
+    """Print text that is safe as it is (JSON escapes its own controls). Flushed at once, so a
+    reader that left (`doit status | head -1`) is noticed here rather than at exit."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        reader_gone()
+
+
+def reader_gone() -> None:
+    """The rest of the output goes nowhere, quietly; the command itself carries on, since a
+    launch or heartbeat cut short by `| head` would leave its work half done."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _flush_at_exit() -> None:
+    # Output still buffered at exit (a verb's own print) would otherwise end in "Exception
+    # ignored ... BrokenPipeError" when the reader has gone.
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        reader_gone()
+
+
+def _interrupted(signum: int, frame: FrameType | None) -> None:
+    sys.stderr.write("\ntaskorch: interrupted\n")
+    raise SystemExit(130)  # unwinds like an exception: locks released, transactions rolled back
+
+
+def calm_exits() -> None:
+    """Ctrl-C ends a command with one line and exit status 130, not a traceback; a closed
+    pipe ends its output quietly."""
+    signal.signal(signal.SIGINT, _interrupted)
+    atexit.register(_flush_at_exit)

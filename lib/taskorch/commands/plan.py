@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from taskorch.commands.usage import Verb
 from taskorch.plan import Plan
-from taskorch.terminal import echo
+from taskorch.terminal import echo, out
 from taskorch.project import Project
 
 FORMATS = ("text", "json", "dot", "mermaid")
@@ -111,7 +111,7 @@ def creator(project: Project) -> Callable[[], dict]:
     def show(format: str) -> None:
         text = RENDERERS[format](project.plan)
         if format == "json":
-            print(text)  # JSON escapes every control character itself, and must stay valid JSON
+            out(text)  # JSON escapes every control character itself, and must stay valid JSON
         else:
             echo(text)
 
