@@ -9,7 +9,7 @@ from typing import Any, Callable
 from doit.exceptions import TaskFailed
 
 from taskorch.commands.usage import Verb
-from taskorch.terminal import echo
+from taskorch.terminal import echo, out
 from taskorch.project import Project, View, tally
 
 COLUMNS = ("id", "phase", "state", "attempt", "branch", "session", "age", "active", "why")
@@ -89,7 +89,7 @@ def creator(project: Project) -> Callable[[], dict]:
                 return TaskFailed(f"status: no task '{task}' in {project.manifest.path.name}")
             echo(one_task(project, views, task))
         elif format == "json":
-            print(json.dumps(as_dict(project, views), indent=2))
+            out(json.dumps(as_dict(project, views), indent=2))
         else:
             echo(as_table(project, views))
         return None
