@@ -867,7 +867,7 @@ def test_symlinks_out_of_the_worktree_are_delivered_as_links_and_never_followed(
     (outside / "canary.txt").write_text("canary\n")
     before = sorted(p.name for p in outside.iterdir())
     profile = {"command": [sys.executable, str(ABUSE / "symlink_agent.py"), str(outside)]}
-    control.write(manifest([[{"id": "s", "title": "links", "files": ["work.txt"],
+    control.write(manifest([[{"id": "s", "title": "links", "files": ["work.txt", "late_link"],
                               "verify": "test -L outside_dir && test -L late_link"}]],
                            repo=str(remote), agent="links", agents={"links": profile},
                            merge="auto", retry_backoff_seconds=0))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -23,7 +24,8 @@ DEMO = {"command": [sys.executable, "-m", "taskorch.demo_agent", "{prompt_file}"
 def gh(control, tmp_path):  # type: ignore[no-untyped-def]
     state, log = tmp_path / "gh-state.json", tmp_path / "gh-log.jsonl"
     control.env.update(PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
-                       FAKE_GH_STATE=str(state), FAKE_GH_LOG=str(log))
+                       FAKE_GH_STATE=str(state), FAKE_GH_LOG=str(log),
+                       FAKE_GH_REMOTE=str(tmp_path / "remote.git"))
 
     class GH:
         def calls(self) -> list[dict]:
@@ -93,6 +95,17 @@ def test_a_pull_request_closed_unmerged_is_an_error_without_retry(control, remot
     assert "closed without being merged" in status["reason"] and status["attempts"] == 1
 
 
+def test_retry_after_a_closed_pull_request_opens_a_new_one(control, remote, gh):
+    # adopting the closed one again made the retry fail forever
+    start(control, remote, [{"id": "g", "title": "c", "files": ["g.txt"]}])
+    until(control, "g", "pr_open")
+    gh.set(1, state="CLOSED")
+    until(control, "g", "error")
+    control.doit("retry", "g")
+    status = until(control, "g", "pr_open")
+    assert status["prNumber"] == 2 and [pr["state"] for pr in gh.prs()] == ["CLOSED", "OPEN"]
+
+
 def test_a_stacked_pull_request_moves_to_main_when_its_parent_merges(control, remote, gh):
     start(control, remote, [{"id": "x", "title": "x", "files": ["s.txt"]},
                             {"id": "y", "title": "y", "files": ["s.txt"]}])
@@ -140,7 +153,11 @@ def test_a_pull_request_older_than_the_listing_is_viewed_alone(tmp_path, monkeyp
 def test_merge_auto_merges_through_gh(control, remote, gh):
     start(control, remote, [{"id": "g", "title": "auto", "files": ["g.txt"]}], merge="auto")
     until(control, "g", "merged")
-    assert ["pr", "merge", "1", "--merge"] in [c["argv"] for c in gh.calls()]
+    head = subprocess.run(["git", "rev-parse", "refs/heads/task/g-auto"], cwd=remote,
+                          capture_output=True, text=True, check=True).stdout.strip()
+    # pinned to the verified commit: GitHub refuses the merge if the branch moved since
+    assert ["pr", "merge", "1", "--merge", "--match-head-commit", head] in \
+        [c["argv"] for c in gh.calls()]
 
 
 def test_every_gh_call_has_a_known_shape(control, remote, gh):

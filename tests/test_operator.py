@@ -56,10 +56,11 @@ def test_retry_resets_the_budget_and_restarts_now(control):
 def test_skip_marks_done_by_hand_and_opens_the_gate(control):
     hang_then_wait(control)
     out = control.doit("skip", "a").stdout
-    assert "a: marked complete by hand" in out
-    assert control.status()["a"]["status"] == "complete"
+    assert "a: skipped; tasks waiting for it may start" in out
+    assert control.status()["a"]["status"] == "skipped"
     control.doit("heartbeat")
     assert control.status()["b"]["status"] == "running"
+    assert control.status()["a"]["status"] == "skipped"  # nothing of it was delivered
 
 
 @pytest.fixture

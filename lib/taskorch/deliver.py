@@ -69,9 +69,16 @@ def pull_request(project: Project, row: TaskRow) -> PullRequest:
 
 
 def push(project: Project, forge: Forge, row: TaskRow, at: float) -> str:
+    if not row.verified:
+        # Only a verified commit is delivered (a `doit skip`ped task, or a row from before
+        # taskorch pinned deliveries, has none): verify it first.
+        project.store.transition(row.id, "error", "complete but with no verified commit to "
+                                 f"deliver; `doit retry {row.id}` verifies it again", retry_at=None)
+        return f"{row.id}: error: no verified commit to deliver"
     try:
         pr = pull_request(project, row) if forge.opens_pull_requests else None
-        delivery = forge.deliver(row.branch, row.base_commit or f"origin/{project.manifest.base}", pr)
+        delivery = forge.deliver(row.branch, row.verified,
+                                 row.base_commit or f"origin/{project.manifest.base}", pr)
     except (DeliveryError, prompts.PromptError) as exc:
         failures = row.push_failures + 1
         retry = at + heal.backoff(failures, project.manifest.retry_backoff_seconds)
@@ -79,16 +86,28 @@ def push(project: Project, forge: Forge, row: TaskRow, at: float) -> str:
         project.store.transition(row.id, "complete", reason, retry_at=stamp(retry),
                                  push_failures=failures)
         return f"{row.id}: {reason}"
-    project.store.transition(row.id, "pr_open", f"delivered: {delivery.ref}", retry_at=None,
+    reason = f"delivered: {delivery.ref}{newer_than_verified(project, row)}"
+    project.store.transition(row.id, "pr_open", reason, retry_at=None,
                              push_failures=0, delivery=delivery.ref, pr_number=delivery.number,
                              pr_base=delivery.base)
     return f"{row.id}: pr_open ({delivery.ref})"
 
 
+def newer_than_verified(project: Project, row: TaskRow) -> str:
+    """A note when the branch moved past the verified commit: those commits were not verified,
+    so they were not pushed."""
+    head = git.branch_head(project.layout.clone, row.branch)
+    if not head or head == row.verified:
+        return ""
+    return (f" (the verified {row.verified[:8]}; the branch has moved on to {head[:8]}, which "
+            "was not verified and is not delivered)")
+
+
 def check(project: Project, forge: Forge, row: TaskRow) -> list[str]:
     """Has the delivered work been merged (or its PR closed)? Merge it here with `merge: auto`."""
     base_commit = row.base_commit or f"origin/{project.manifest.base}"
-    delivery = Delivery(ref=row.delivery or "", number=row.pr_number, base=row.pr_base)
+    delivery = Delivery(ref=row.delivery or "", number=row.pr_number, base=row.pr_base,
+                        sha=row.verified)
     mark = forge.watermark(row.branch)
     if mark is not None and mark == row.checked_base and project.manifest.merge == "manual":
         return []  # nothing the answer depends on has moved since it was last "open"

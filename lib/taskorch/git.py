@@ -18,20 +18,55 @@ class GitError(Exception):
     """A git command failed; the message is git's own first line of complaint."""
 
 
+# Config and hooks an agent can plant in its worktree or in the clone's shared .git/config run
+# inside every git call that reads them: `git status` starts core.fsmonitor, `commit` and `push`
+# run hooks. taskorch's own calls (the push among them, with the user's credentials) turn them
+# off; its `git diff` calls pass --no-ext-diff against diff.external.
+HARDENED = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "color.ui=never")
+# Every call has a timeout; those that talk to a remote get a shorter one, since a remote that
+# accepts the connection and never answers would otherwise hold the heartbeat's lock forever.
+# The author of commits taskorch makes itself (leftovers, merges).
+IDENTITY = ("-c", "user.name=taskorch", "-c", "user.email=taskorch@localhost")
+NETWORK_VERBS = frozenset({"fetch", "push", "clone", "ls-remote", "pull"})
+LOCAL_TIMEOUT = 600.0  # seconds
+
+
+def network_timeout() -> float:
+    """Seconds a fetch or push may take (TASKORCH_REMOTE_TIMEOUT, default 120)."""
+    try:
+        return float(os.environ.get("TASKORCH_REMOTE_TIMEOUT", "120"))
+    except ValueError:
+        return 120.0
+
+
+def argv(*args: str) -> list[str]:
+    """A full git command line with taskorch's hardening, for callers that need a raw process."""
+    return ["git", "--no-pager", *HARDENED, *args]
+
+
 @functools.cache
 def _git() -> sh.Command:
     try:
         command = sh.Command("git")
     except sh.CommandNotFound:
         raise GitError("git is not installed; install it (e.g. apt-get install git)") from None
-    return command.bake("--no-pager", "-c", "color.ui=never", _tty_out=False,
-                        _out_bufsize=1 << 16, _env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+    return command.bake("--no-pager", *HARDENED, _tty_out=False, _out_bufsize=1 << 16,
+                        _env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
 
 
-def run(*args: str, cwd: Path | str | None = None) -> str:
+def run(*args: str, cwd: Path | str | None = None, timeout: float | None = None,
+        check: bool = True) -> str:
+    """git's output, stripped. A failure raises GitError, or with check=False gives ''."""
+    if timeout is None:
+        timeout = network_timeout() if args and args[0] in NETWORK_VERBS else LOCAL_TIMEOUT
     try:
-        return str(_git()(*args, _cwd=str(cwd) if cwd else None)).strip()
+        return str(_git()(*args, _cwd=str(cwd) if cwd else None, _timeout=timeout)).strip()
+    except sh.TimeoutException:
+        raise GitError(f"git {' '.join(args[:2])}: no answer in {timeout:g} s; is the remote "
+                       "reachable?") from None
     except sh.ErrorReturnCode as exc:
+        if not check:
+            return ""
         stderr = exc.stderr.decode(errors="replace").strip().splitlines()
         detail = next((line for line in stderr if line.startswith(("fatal", "error"))),
                       stderr[-1] if stderr else f"exit {exc.exit_code}")
@@ -130,3 +165,11 @@ def branch_head(clone: Path, branch: str, remote: str | None = None) -> str | No
 
 def is_dirty(worktree: Path) -> bool:
     return bool(run("status", "--porcelain", "--untracked-files=all", cwd=worktree))
+
+
+def is_ancestor(repo: Path, commit: str, of: str) -> bool:
+    try:
+        run("merge-base", "--is-ancestor", commit, of, cwd=repo)
+        return True
+    except GitError:
+        return False

@@ -46,7 +46,8 @@ def log_tail(project: Project, task_id: str, lines: int = LOG_TAIL_LINES) -> str
 
 
 def complete(project: Project, task: Task, row: TaskRow, result: Result) -> str:
-    project.store.transition(task.id, "complete", result.reason, completed_at=now(), retry_at=None)
+    project.store.transition(task.id, "complete", result.reason, completed_at=now(), retry_at=None,
+                             verified=result.sha)
     if row.session:
         project.runner.stop(row.session)  # the log stays; an idle TUI is not left running
     return f"{task.id}: complete ({result.reason})"

@@ -19,7 +19,6 @@ from taskorch.manifest import Task
 from taskorch.project import NOT_STARTED, Project
 from taskorch.runners.tmux import TmuxError
 from taskorch.state import now
-from taskorch.verify import IDENTITY
 
 LAUNCH_ERRORS = (git.GitError, prompts.PromptError, repo.RepoError, TmuxError, OSError,
                  ValueError)  # ValueError: text that cannot be written (a lone surrogate, a NUL)
@@ -44,7 +43,7 @@ def launch(project: Project, task_id: str) -> Outcome:
     row = project.store.get(task_id)
     if row is None or row.status not in NOT_STARTED:
         return Outcome(task_id, False, f"{task_id} is already {row.status if row else 'unknown'}")
-    running, cap = project.store.count("running"), project.manifest.max_parallel
+    running, cap = project.occupied(), project.manifest.max_parallel
     if running >= cap:
         return Outcome(task_id, False, f"{task_id} is ready and waits for a free slot "
                                        f"({running} of max_parallel {cap} running)")
@@ -137,7 +136,7 @@ def merge_parents(project: Project, task: Task, worktree: Path, branch: str) -> 
         return
     for parent in parents:
         try:
-            git.run(*IDENTITY, "merge", "--quiet", "--no-edit", parent, cwd=worktree)
+            git.run(*git.IDENTITY, "merge", "--quiet", "--no-edit", parent, cwd=worktree)
         except git.GitError:
             files = git.run("diff", "--name-only", "--diff-filter=U", cwd=worktree).split()
             git.run("merge", "--abort", cwd=worktree)

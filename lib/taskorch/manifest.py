@@ -18,7 +18,10 @@ from typing import Any, Callable
 from taskorch import agents as agent_profiles
 from taskorch.yamlsource import FieldPath, Source, display_name, parse
 
-STATES = ("pending", "blocked", "running", "stuck", "error", "complete", "pr_open", "merged")
+# The skill's eight, and `skipped`: done by a person's word (`doit skip`), so dependents start,
+# with nothing verified and so nothing delivered.
+STATES = ("pending", "blocked", "running", "stuck", "error", "complete", "pr_open", "merged",
+          "skipped")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 DEFAULT_WORKDIR = ".orchestrator"
 DEFAULT_AGENT = "codex"

@@ -14,8 +14,8 @@ from typing import Iterable
 from taskorch.manifest import Manifest, Task
 from taskorch.overlap import FileIndex
 
-DONE_STATES = frozenset({"complete", "pr_open", "merged"})
-MERGED_STATES = frozenset({"merged"})
+DONE_STATES = frozenset({"complete", "pr_open", "merged", "skipped"})
+MERGED_STATES = frozenset({"merged", "skipped"})
 
 
 @dataclass(frozen=True)

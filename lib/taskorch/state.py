@@ -53,6 +53,7 @@ HEARTBEAT_COLUMNS = {
     "pr_base": "TEXT",          # the branch that pull request targets
     "checked_base": "TEXT",     # the remote base's head when the delivery was last checked
     "push_failures": "INTEGER NOT NULL DEFAULT 0",  # in a row, for the push backoff
+    "verified": "TEXT",         # the commit verify passed: what is pushed and merged, nothing newer
 
     "budget_from": "INTEGER NOT NULL DEFAULT 0",  # attempts before the last `doit retry`
 }
@@ -105,6 +106,7 @@ class TaskRow:
     push_failures: int = 0
     pr_base: str | None = None
     checked_base: str | None = None
+    verified: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,26 @@
-"""Is "done" real? A finished agent's work counts only with commits, a clean tree, and a green
-`verify`.
+"""Is "done" real? A finished agent's work counts only as one known commit on the task branch,
+with commits beyond its base and a green `verify`. That commit's sha is what is delivered.
 
-Uncommitted changes are committed by taskorch with a message that says so, rather than refused:
-an agent that forgot `git commit` should not lose its work, and the journal records it.
+- The task branch, not HEAD, is what is judged and pushed. Commits an agent left on a detached
+  HEAD or another branch are brought onto the task branch when they extend it, and named in the
+  failure when they do not.
+- Commits taskorch saw on the branch (seen.py) that are gone from it are reported by sha, never
+  as "nothing was done".
+- Uncommitted work is committed for the agent, within the rules of leftovers.py.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from taskorch import git
+from taskorch import git, leftovers, seen
 from taskorch.manifest import Task
 from taskorch.screen import clean
-
-IDENTITY = ("-c", "user.name=taskorch", "-c", "user.email=taskorch@localhost")
 
 
 @dataclass(frozen=True)
@@ -23,28 +28,81 @@ class Result:
     ok: bool
     reason: str
     output: str = ""  # the tail of a failed verify command
+    sha: str | None = None  # the verified commit: what delivery pushes and merges
 
 
-def check(task: Task, worktree: Path, base_commit: str, timeout_minutes: float) -> Result:
+def check(task: Task, worktree: Path, branch: str, base_commit: str,
+          timeout_minutes: float) -> Result:
     if not (worktree / ".git").exists():
         return Result(False, f"its worktree {worktree} is missing")
-    note = ""
-    if git.is_dirty(worktree):
-        git.run("add", "-A", cwd=worktree)
-        git.run(*IDENTITY, "commit", "--quiet", "--no-verify", "-m",
-                f"taskorch: commit what {task.id}'s agent left uncommitted", cwd=worktree)
-        note = "; taskorch committed changes the agent left uncommitted"
-    commits = git.commits_beyond(worktree, base_commit)
+    problem = onto_branch(worktree, branch)
+    if problem:
+        return Result(False, problem)
+    left = leftovers.commit(worktree, task.id, task.files)
+    sha = git.run("rev-parse", f"refs/heads/{branch}", cwd=worktree)
+    lost = seen.lost(worktree, task.id, sha)
+    lost_note = (f"commit(s) {', '.join(c[:8] for c in lost)} seen earlier are no longer on "
+                 f"{branch} (kept as refs under {seen.prefix(task.id)})") if lost else ""
+    commits = int(git.run("rev-list", "--count", sha, "--not", base_commit, cwd=worktree) or 0)
     if commits == 0:
-        return Result(False, "it finished with no commits beyond its base, so nothing was done")
+        what = f"its branch lost its work: {lost_note}" if lost else \
+            "it finished with no commits beyond its base, so nothing was done"
+        return Result(False, "; ".join(filter(None, [what, left.note()])))
     if task.verify:
-        try:
-            proc = subprocess.run(["sh", "-c", task.verify], cwd=worktree, capture_output=True,
-                                  text=True, errors="replace", timeout=timeout_minutes * 60)
-        except subprocess.TimeoutExpired:
-            return Result(False, f"verify `{task.verify}` ran over {timeout_minutes:g} min")
-        if proc.returncode != 0:
-            output = "\n".join(clean(proc.stdout + proc.stderr).splitlines()[-40:])
-            return Result(False, f"verify `{task.verify}` exited {proc.returncode}", output)
+        failed = run_verify(task.verify, worktree, timeout_minutes)
+        if failed:
+            return failed
     checked = f", verify `{task.verify}` passed" if task.verify else ""
-    return Result(True, f"verified: {commits} commit(s) beyond its base{checked}{note}")
+    reason = f"verified: {commits} commit(s) beyond its base{checked}; delivering {sha[:8]}"
+    return Result(True, "; ".join(filter(None, [reason, left.note(), lost_note])), sha=sha)
+
+
+def onto_branch(worktree: Path, branch: str) -> str | None:
+    """Put the worktree back on the task branch, carrying commits the agent made elsewhere;
+    a reason when that would drop commits."""
+    where = git.run("symbolic-ref", "--quiet", "--short", "HEAD", cwd=worktree, check=False)
+    if where == branch:
+        return None
+    head = git.run("rev-parse", "HEAD", cwd=worktree)
+    tip = git.run("rev-parse", f"refs/heads/{branch}", cwd=worktree)
+    place = f"branch {where}" if where else "a detached HEAD"
+    if not git.is_ancestor(worktree, tip, head):
+        return (f"its commits are on {place} ({head[:8]}), which does not contain {branch} "
+                f"({tip[:8]}); put the work on {branch} by hand")
+    # A fast-forward of the task branch: nothing on it is lost, and leftovers come along.
+    git.run("checkout", "--quiet", "-B", branch, head, cwd=worktree)
+    return None
+
+
+def run_verify(command: str, worktree: Path, timeout_minutes: float) -> Result | None:
+    """The user's verify command in the worktree; a failing Result, or None when it passed.
+
+    It runs in its own process group, killed whole when it ends or times out, and writes to a
+    file rather than a pipe: a background child it leaves behind can neither keep the heartbeat
+    waiting for end-of-file nor outlive the check."""
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(["sh", "-c", command], cwd=worktree, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            code = proc.wait(timeout=timeout_minutes * 60)
+        except subprocess.TimeoutExpired:
+            code = None
+        finally:
+            _kill_group(proc.pid)
+            proc.wait()
+        out.seek(max(0, out.seek(0, os.SEEK_END) - 64 * 1024))
+        text = out.read().decode(errors="replace")
+    if code is None:
+        return Result(False, f"verify `{command}` ran over {timeout_minutes:g} min")
+    if code != 0:
+        output = "\n".join(clean(text).splitlines()[-40:])
+        return Result(False, f"verify `{command}` exited {code}", output)
+    return None
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

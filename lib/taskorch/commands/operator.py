@@ -73,6 +73,9 @@ def retry(project: Project, ids: list[str]) -> TaskFailed | None:
     def change(row: TaskRow) -> str:
         if row.status in ("pending", "blocked"):
             return f"{row.id}: not started yet; `doit launch:{row.id}` starts it"
+        if row.status in ("merged", "pr_open", "complete"):
+            return (f"{row.id}: nothing to retry: it is {row.status} (its verified work is "
+                    "delivered or on its way)")
         _end_agent(project, row)
         project.store.transition(row.id, "error", "retry asked by hand; attempt budget reset "
                                  f"(reason before: {row.reason})", retry_at=now(),
@@ -87,10 +90,14 @@ def retry(project: Project, ids: list[str]) -> TaskFailed | None:
 
 def skip(project: Project, ids: list[str]) -> TaskFailed | None:
     def change(row: TaskRow) -> str:
+        if row.status in ("merged", "skipped"):
+            return f"{row.id}: nothing to skip: it is {row.status}"
         _end_agent(project, row)
-        project.store.transition(row.id, "complete", "marked done by hand (doit skip)",
-                                 completed_at=now(), retry_at=None)
-        return f"{row.id}: marked complete by hand; tasks waiting for it may start"
+        # Not `complete`: nothing was verified, so nothing of its branch is pushed or merged,
+        # and tasks waiting for it start from the base, not from its work in progress.
+        project.store.transition(row.id, "skipped", "skipped by hand (doit skip); its branch "
+                                 "is kept but not delivered", completed_at=now(), retry_at=None)
+        return f"{row.id}: skipped; tasks waiting for it may start (its branch is not delivered)"
     return _change(project, ids, "skip", change)
 
 

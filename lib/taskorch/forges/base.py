@@ -18,6 +18,7 @@ class Delivery:
     ref: str                 # what `doit status` shows: a PR number or a remote branch
     number: int | None = None
     base: str | None = None  # the branch a pull request targets (a parent's, while stacked)
+    sha: str | None = None   # the verified commit that was pushed: what may merge
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,10 @@ class Forge(Protocol):
     def refresh(self) -> None:
         """Learn the remote's current state once per tick (one fetch, one API call...)."""
 
-    def deliver(self, branch: str, base_commit: str, pr: PullRequest | None = None) -> Delivery:
-        """Push `branch` (never forced) and open its pull request, or find the one open."""
+    def deliver(self, branch: str, sha: str, base_commit: str,
+                pr: PullRequest | None = None) -> Delivery:
+        """Push the verified commit `sha` as `branch` (never forced) and open its pull request,
+        or find the one open. Nothing newer than `sha` is pushed."""
 
     def state(self, branch: str, base_commit: str, delivery: Delivery) -> str:
         """'open', 'merged' or 'closed' (closed without being merged)."""
@@ -46,5 +49,6 @@ class Forge(Protocol):
     def retarget(self, delivery: Delivery, base: str) -> None:
         """Point a stacked pull request at `base` once the branch under it has merged."""
 
-    def merge(self, branch: str, delivery: Delivery | None = None) -> None:
-        """Merge the delivered branch into the base (for `merge: auto`)."""
+    def merge(self, branch: str, delivery: Delivery) -> None:
+        """Merge the delivered commit (`delivery.sha`) into the base (for `merge: auto`), and
+        refuse when the branch no longer points at it."""

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from taskorch import git
 from taskorch.forges.base import Delivery, DeliveryError, PullRequest
-from taskorch.verify import IDENTITY
 
 
 class GitForge:
@@ -33,16 +32,16 @@ class GitForge:
         except git.GitError as exc:
             raise DeliveryError(f"fetch from origin failed: {exc}") from None
 
-    def deliver(self, branch: str, base_commit: str, pr: PullRequest | None = None) -> Delivery:
+    def deliver(self, branch: str, sha: str, base_commit: str,
+                pr: PullRequest | None = None) -> Delivery:
         try:
-            git.run("push", "--quiet", "origin", f"refs/heads/{branch}:refs/heads/{branch}",
-                    cwd=self.clone)
+            git.run("push", "--quiet", "origin", f"{sha}:refs/heads/{branch}", cwd=self.clone)
         except git.GitError as exc:
-            raise DeliveryError(f"push of {branch} failed: {exc}") from None
-        return Delivery(ref=f"origin/{branch}")
+            raise DeliveryError(f"push of {branch} failed: {exc}{_hint(str(exc), branch)}") from None
+        return Delivery(ref=f"origin/{branch}", sha=sha)
 
     def state(self, branch: str, base_commit: str, delivery: Delivery) -> str:
-        head = git.branch_head(self.clone, branch)
+        head = delivery.sha or git.branch_head(self.clone, branch)
         if head and self._is_ancestor(head, self.remote_base):
             return "merged"
         if head and self._squashed(head, base_commit):
@@ -60,12 +59,14 @@ class GitForge:
     def retarget(self, delivery: Delivery, base: str) -> None:
         """A pushed branch has no base of its own to move."""
 
-    def merge(self, branch: str, delivery: Delivery | None = None) -> None:
-        """Merge into the base in the clone's own checkout, then push the base (no force)."""
+    def merge(self, branch: str, delivery: Delivery) -> None:
+        """Merge the delivered commit into the base in the clone's own checkout, then push the
+        base (no force)."""
+        commit = delivery.sha or branch
         try:
             git.run("checkout", "--quiet", "-B", self.base, self.remote_base, cwd=self.clone)
-            git.run(*IDENTITY, "merge", "--quiet", "--no-ff", "-m",
-                    f"Merge {branch} (taskorch merge: auto)", branch, cwd=self.clone)
+            git.run(*git.IDENTITY, "merge", "--quiet", "--no-ff", "-m",
+                    f"Merge {branch} (taskorch merge: auto)", commit, cwd=self.clone)
             git.run("push", "--quiet", "origin", f"{self.base}:{self.base}", cwd=self.clone)
         except git.GitError as exc:
             if self._merging():
@@ -83,7 +84,7 @@ class GitForge:
             return False
 
     def _squashed(self, head: str, base_commit: str) -> bool:
-        mine = _patch_ids(self.clone, ["diff", base_commit, head])
+        mine = _patch_ids(self.clone, ["diff", "--no-ext-diff", base_commit, head])
         if not mine:
             return False
         theirs = _patch_ids(self.clone, ["log", "-p", "--no-merges", self.remote_base,
@@ -93,8 +94,17 @@ class GitForge:
 
 def _patch_ids(clone: Path, args: list[str]) -> set[str]:
     """`git <args> | git patch-id --stable`, as a set of patch ids."""
-    diff = subprocess.run(["git", "--no-pager", "-c", "color.ui=never", *args], cwd=clone,
-                          capture_output=True)
-    ids = subprocess.run(["git", "patch-id", "--stable"], cwd=clone, input=diff.stdout,
-                         capture_output=True)
+    diff = subprocess.run(git.argv(*args), cwd=clone, capture_output=True,
+                          timeout=git.LOCAL_TIMEOUT)
+    ids = subprocess.run(git.argv("patch-id", "--stable"), cwd=clone, input=diff.stdout,
+                         capture_output=True, timeout=git.LOCAL_TIMEOUT)
     return {line.split()[0] for line in ids.stdout.decode().splitlines() if line.strip()}
+
+
+def _hint(message: str, branch: str) -> str:
+    """What to do about a rejected push, in words; git's own is only "failed to push some refs"."""
+    if "rejected" in message or "non-fast-forward" in message or "fetch first" in message:
+        return (f"; the remote {branch} has commits the verified one does not contain (history "
+                "rewritten after an earlier push?); taskorch never force-pushes: delete or "
+                "rename the remote branch, or merge it into the task branch")
+    return ""

@@ -1,0 +1,103 @@
+"""What an agent left uncommitted, and which of it taskorch commits for it.
+
+An agent that forgot `git commit` should not lose its work, so taskorch commits what it left.
+But `git add -A` took a `.env` holding an API key, a 200 MB core dump, and a file another task
+wrote into this worktree. So only what is plausibly this task's work is committed:
+
+- never a file whose name says it holds a secret (`.env`, keys, credentials);
+- never a file over MAX_BYTES (core dumps, build output);
+- never a file outside the task's declared `files` (when it declares any);
+- never ignored files (git's own rule).
+
+Everything refused stays in the worktree, untouched, and is named in the task's reason.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+from taskorch import git, overlap
+
+MAX_BYTES = 5 * 1024 * 1024
+SECRET_NAMES = (".env", ".env.*", "*.env", ".envrc", "*.pem", "*.key", "*.p12", "*.pfx",
+                "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", ".netrc", ".pypirc", ".npmrc",
+                "credentials", "credentials.*", "*.credentials", "secrets.*", ".git-credentials",
+                "*.keystore", "*.jks", "service-account*.json")
+CORE_DUMPS = ("core", "core.[0-9]*", "*.core", "vgcore.*")
+
+
+@dataclass(frozen=True)
+class Leftovers:
+    committed: tuple[str, ...]
+    refused: tuple[tuple[str, str], ...]  # (path, why)
+
+    def note(self) -> str:
+        """What the task's reason says about them; empty when there were none."""
+        parts = []
+        if self.committed:
+            parts.append(f"taskorch committed changes the agent left uncommitted "
+                         f"({len(self.committed)} file(s))")
+        if self.refused:
+            shown = ", ".join(f"{path} ({why})" for path, why in self.refused[:5])
+            more = f" and {len(self.refused) - 5} more" if len(self.refused) > 5 else ""
+            parts.append(f"left uncommitted: {shown}{more}")
+        return "; ".join(parts)
+
+
+def changed(worktree: Path) -> list[str]:
+    """Paths with uncommitted changes (untracked ones included, ignored ones not)."""
+    out = git.run("status", "--porcelain=v1", "-z", "--untracked-files=all", cwd=worktree)
+    paths, entries = [], out.split("\0")
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        if len(entry) > 3:
+            paths.append(entry[3:])
+            if entry[0] in "RC":  # a rename's source follows as its own entry
+                i += 1
+        i += 1
+    return paths
+
+
+def refusal(worktree: Path, path: str, declared: tuple[str, ...]) -> str | None:
+    """Why `path` is not committed for the agent, or None if it is."""
+    name = posixpath.basename(path)
+    if any(fnmatchcase(name, pattern) for pattern in SECRET_NAMES):
+        return "looks like a secret"
+    if any(fnmatchcase(name, pattern) for pattern in CORE_DUMPS):
+        return "looks like a core dump"
+    try:
+        size = os.lstat(worktree / path).st_size
+    except FileNotFoundError:
+        size = 0  # a deletion
+    if size > MAX_BYTES:
+        return f"{size / 1024 / 1024:.0f} MB, over the {MAX_BYTES // 1024 // 1024} MB limit"
+    if declared and not any(overlap.overlaps(path, entry) for entry in declared):
+        return "outside the task's files"
+    return None
+
+
+def commit(worktree: Path, task_id: str, declared: tuple[str, ...]) -> Leftovers:
+    """Commit the plausible part of what the agent left; report the rest."""
+    paths = changed(worktree)
+    if not paths:
+        return Leftovers((), ())
+    verdicts = [(path, refusal(worktree, path, declared)) for path in paths]
+    accepted = tuple(path for path, why in verdicts if why is None)
+    refused = tuple((path, why) for path, why in verdicts if why is not None)
+    if accepted:
+        git.run("reset", "--quiet", cwd=worktree)  # what the agent staged is judged like the rest
+        pathspec = worktree.parent / f".{worktree.name}.leftovers"
+        pathspec.write_bytes(b"\0".join(p.encode() for p in accepted))
+        try:
+            git.run("--literal-pathspecs", "add", "--all", f"--pathspec-from-file={pathspec}",
+                    "--pathspec-file-nul", cwd=worktree)
+        finally:
+            pathspec.unlink(missing_ok=True)
+        git.run(*git.IDENTITY, "commit", "--quiet", "--no-verify", "-m",
+                f"taskorch: commit what {task_id}'s agent left uncommitted", cwd=worktree)
+    return Leftovers(accepted, refused)

@@ -1,0 +1,276 @@
+"""Nothing lost, nothing unverified merged: the fault campaign's classes, on real tmux, git and
+the doit CLI. Each agent here is a small script written by the test."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import DONE, manifest, wait_for
+
+FAST = {"retry_backoff_seconds": 0, "hook": False}
+DEMO = "from taskorch import demo_agent; import os; demo_agent.main([os.environ['TASKORCH_PROMPT_FILE']])"
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid", *args],
+                          cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def scripted(tmp_path: Path, code: str) -> dict:
+    """An agent profile running `code` (Python) in the task's worktree."""
+    script = tmp_path / f"agent{abs(hash(code))}.py"
+    script.write_text(code)
+    return {"command": [sys.executable, str(script)]}
+
+
+def one_task(control, remote, tmp_path, code: str, **top) -> None:  # type: ignore[no-untyped-def]
+    task = {"id": "a", "title": "the task", "files": ["a.txt"], **top.pop("task", {})}
+    control.write(manifest([[task]], repo=str(remote), agent="scripted",
+                           agents={"scripted": scripted(tmp_path, code)}, **{**FAST, **top}))
+    control.doit("launch")
+
+
+def beat_until(control, states, timeout: float = 40) -> dict:  # type: ignore[no-untyped-def]
+    def step():
+        control.doit("heartbeat")
+        row = control.status()["a"]
+        return row if row["status"] in states else None
+    return wait_for(step, timeout=timeout, interval=0.1, what=f"task a to be one of {states}")
+
+
+def exited(control) -> None:  # type: ignore[no-untyped-def]
+    wait_for(lambda: (control.workdir / "runs" / "a" / "attempt-1.exit").exists(),
+             what="the agent to exit")
+
+
+def remote_head(remote: Path, branch: str) -> str | None:
+    out = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
+                         cwd=remote, capture_output=True, text=True)
+    return out.stdout.strip() or None
+
+
+BRANCH = "task/a-the-task"
+
+
+# --- the task branch, not HEAD -------------------------------------------------------------
+
+def test_commits_on_a_detached_head_are_brought_onto_the_task_branch(control, remote, tmp_path):
+    one_task(control, remote, tmp_path, "import subprocess\n"
+             "subprocess.run(['git', 'checkout', '--quiet', '--detach'], check=True)\n" + DEMO)
+    row = beat_until(control, {"pr_open", "merged"})
+    pushed = remote_head(remote, BRANCH)
+    assert pushed and "a.txt" in git(remote, "show", "--name-only", "--format=", pushed)
+    assert row["status"] == "pr_open"
+
+
+def test_commits_on_a_branch_that_drops_the_task_branch_fail_naming_them(control, remote, tmp_path):
+    one_task(control, remote, tmp_path, DEMO + "\nimport subprocess\n"
+             "subprocess.run(['git', 'checkout', '--quiet', '-b', 'elsewhere', 'HEAD~1'], check=True)\n"
+             "open('b.txt', 'w').write('b')\n"
+             "subprocess.run(['git', 'add', 'b.txt'], check=True)\n"
+             "subprocess.run(['git', '-c', 'user.name=x', '-c', 'user.email=x@x', 'commit', '-qm', 'b'], check=True)\n",
+             max_attempts=1)
+    row = beat_until(control, {"error"})
+    assert "its commits are on branch elsewhere" in row["reason"]
+    assert remote_head(remote, BRANCH) is None  # nothing was delivered
+
+
+# --- delivery pinned to the verified commit --------------------------------------------------
+
+def test_a_commit_made_after_verify_is_not_delivered(control, remote, tmp_path):
+    one_task(control, remote, tmp_path, DEMO)
+    exited(control)
+    hidden = remote.with_name("remote-away.git")
+    remote.rename(hidden)  # the push fails, so delivery is retried later
+    beat_until(control, {"complete"})
+    worktree = control.workdir / "worktrees" / "a"
+    (worktree / "late.txt").write_text("never verified\n")
+    git(worktree, "add", "late.txt")
+    git(worktree, "commit", "-qm", "after verify")
+    hidden.rename(remote)
+    row = beat_until(control, {"pr_open"})
+    pushed = remote_head(remote, BRANCH)
+    assert pushed == git(worktree, "rev-parse", "HEAD~1")
+    assert "was not verified and is not delivered" in row["reason"]
+
+
+def test_skip_of_a_running_task_delivers_nothing(control, remote, tmp_path):
+    one_task(control, remote, tmp_path, "import time\nopen('a.txt', 'w').write('wip')\n"
+             "time.sleep(300)\n")
+    control.doit("skip", "a")
+    for _ in range(2):
+        control.doit("heartbeat")
+    assert control.status()["a"]["status"] == "skipped"
+    assert remote_head(remote, BRANCH) is None
+
+
+def test_retry_of_a_merged_task_is_refused(control, remote, tmp_path):
+    one_task(control, remote, tmp_path, DEMO, merge="auto")
+    beat_until(control, {"merged"})
+    out = control.doit("retry", "a").stdout
+    assert "nothing to retry: it is merged" in out
+    assert control.status()["a"]["status"] == "merged"
+
+
+# --- nothing lost silently -----------------------------------------------------------------------
+
+def test_a_reset_after_a_seen_commit_is_reported_as_lost_with_its_sha(control, remote, tmp_path):
+    go = tmp_path / "go"
+    one_task(control, remote, tmp_path, DEMO + "\nimport pathlib, subprocess, time\n"
+             f"go = pathlib.Path({str(go)!r})\n"
+             "while not go.exists(): time.sleep(0.05)\n"
+             "subprocess.run(['git', 'reset', '--quiet', '--hard', 'HEAD~1'], check=True)\n",
+             max_attempts=1)
+    clone = control.workdir / "repo"
+    base = git(clone, "rev-parse", "origin/main")
+    seen = wait_for(lambda: (h := git(clone, "rev-parse", BRANCH)) != base and h,
+                    what="the agent's commit")
+    control.doit("heartbeat")  # sees the commit while the agent runs
+    go.touch()
+    row = beat_until(control, {"error"})
+    assert f"lost its work: commit(s) {seen[:8]}" in row["reason"]
+    assert "nothing was done" not in row["reason"]
+    assert git(clone, "cat-file", "-t", seen) == "commit"  # recoverable: still referenced
+    assert seen in git(clone, "for-each-ref", "--format=%(objectname)", "refs/taskorch/a/seen/")
+
+
+# --- leftovers ------------------------------------------------------------------------------------
+
+def test_leftovers_exclude_secrets_core_dumps_big_files_and_files_outside_the_task(control, remote,
+                                                                                     tmp_path):
+    one_task(control, remote, tmp_path, "import os\n"
+             "open('a.txt', 'w').write('the work\\n')\n"
+             "open('.env', 'w').write('API_KEY=sk-live-123\\n')\n"
+             "open('core', 'wb').write(b'\\0' * 1024)\n"
+             "open('big.bin', 'wb').write(os.urandom(6 * 1024 * 1024))\n"
+             "open('other.txt', 'w').write('written by someone else\\n')\n",
+             task={"files": ["a.txt", "big.bin"]})
+    row = beat_until(control, {"pr_open"})
+    tree = git(remote, "ls-tree", "-r", "--name-only", BRANCH).split()
+    assert "a.txt" in tree
+    assert not {".env", "core", "big.bin", "other.txt"} & set(tree)
+    for words in (".env (looks like a secret)", "core (looks like a core dump)",
+                  "big.bin (6 MB, over the 5 MB limit)", "other.txt (outside the task's files)"):
+        assert words in row["reason"] or words in control.doit("status", "--task", "a").stdout
+    assert (control.workdir / "worktrees" / "a" / ".env").exists()  # refused, not deleted
+
+
+def test_a_file_another_task_wrote_is_not_this_tasks_work(control, remote, tmp_path):
+    # b's agent does nothing; a file lands in its worktree from outside (task a, say)
+    one_task(control, remote, tmp_path, "open('src_of_a.py', 'w').write('not mine')\n",
+             max_attempts=1)
+    row = beat_until(control, {"error"})
+    assert "nothing was done" in row["reason"] and "src_of_a.py (outside the task's files)" in row["reason"]
+    assert remote_head(remote, BRANCH) is None
+
+
+# --- the agent's git config and hooks never run in taskorch's git ---------------------------------
+
+def test_hooks_and_fsmonitor_planted_by_an_agent_do_not_run_in_taskorchs_git(control, remote,
+                                                                            tmp_path):
+    marker = tmp_path / "planted"
+    one_task(control, remote, tmp_path, DEMO + "\nimport os, pathlib, subprocess\n"
+             f"marker = {str(marker)!r}\n"
+             "subprocess.run(['git', 'config', 'core.fsmonitor', f'touch {marker}.fsmonitor; false'], check=True)\n"
+             "common = pathlib.Path(subprocess.run(['git', 'rev-parse', '--git-common-dir'], "
+             "capture_output=True, text=True).stdout.strip())\n"
+             "(common / 'hooks').mkdir(exist_ok=True)\n"
+             "for name in ('pre-push', 'post-commit', 'reference-transaction', 'post-checkout'):\n"
+             "    hook = common / 'hooks' / name\n"
+             "    hook.write_text(f'#!/bin/sh\\ntouch {marker}.{name}\\n')\n"
+             "    hook.chmod(0o755)\n"
+             "open('a.txt', 'a').write('left uncommitted\\n')\n")
+    beat_until(control, {"pr_open"})
+    assert sorted(p.name for p in tmp_path.glob("planted*")) == []
+
+
+# --- a remote that never answers ------------------------------------------------------------------
+
+@pytest.fixture
+def silent_server():  # type: ignore[no-untyped-def]
+    """A TCP server on 127.0.0.1 that accepts connections and never says a word."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def test_a_silent_remote_does_not_wedge_the_heartbeat(control, remote, tmp_path, silent_server):
+    one_task(control, remote, tmp_path, DEMO)
+    exited(control)
+    git(control.workdir / "repo", "remote", "set-url", "origin",
+        f"http://127.0.0.1:{silent_server}/repo.git")
+    control.env["TASKORCH_REMOTE_TIMEOUT"] = "2"
+    started = time.monotonic()
+    out = control.doit("heartbeat", timeout=60).stdout
+    assert time.monotonic() - started < 45  # before: the fetch never returned
+    assert "no answer in 2 s" in out
+    second = control.doit("heartbeat", timeout=60).stdout
+    assert "another heartbeat is running" not in second  # the lock was let go
+    assert control.status()["a"]["status"] in DONE
+
+
+# --- verify ---------------------------------------------------------------------------------------
+
+def test_a_verify_that_leaves_a_background_child_does_not_block_or_outlive_it(control, remote,
+                                                                              tmp_path):
+    pidfile = tmp_path / "child.pid"
+    one_task(control, remote, tmp_path, DEMO,
+             task={"verify": f"sleep 300 & echo $! > {pidfile}; exit 0"},
+             verify_timeout_minutes=5)
+    exited(control)
+    started = time.monotonic()
+    control.doit("heartbeat", timeout=60)
+    assert time.monotonic() - started < 30  # before: it waited for the child's end of the pipe
+    assert control.status()["a"]["status"] in DONE
+    pid = int(pidfile.read_text())
+    wait_for(lambda: not Path(f"/proc/{pid}").exists() or
+             Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z", what="the child to be gone")
+
+
+# --- push: early, then an amend -----------------------------------------------------------------
+
+def test_a_rejected_push_after_an_amend_says_why(control, remote, tmp_path):
+    go = tmp_path / "go"
+    one_task(control, remote, tmp_path, DEMO + "\nimport pathlib, subprocess, time\n"
+             f"go = pathlib.Path({str(go)!r})\n"
+             "while not go.exists(): time.sleep(0.05)\n"
+             "open('a.txt', 'a').write('amended\\n')\n"
+             "subprocess.run(['git', 'add', 'a.txt'], check=True)\n"
+             "subprocess.run(['git', '-c', 'user.name=x', '-c', 'user.email=x@x', 'commit', "
+             "'--amend', '-qm', 'amended'], check=True)\n",
+             push="early")
+    wait_for(lambda: control.doit("heartbeat") and remote_head(remote, BRANCH),
+             what="the early push")
+    go.touch()
+    def rejected():  # type: ignore[no-untyped-def]
+        control.doit("heartbeat")
+        row = control.status()["a"]
+        return row["status"] == "complete" and "push of" in row["reason"] and row
+    row = wait_for(rejected, timeout=40, what="the push to be refused")
+    assert "history rewritten after an earlier push" in row["reason"]
