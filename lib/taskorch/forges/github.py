@@ -13,6 +13,7 @@ import re
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from taskorch.forges.base import Delivery, DeliveryError, PullRequest
 from taskorch.forges.git import GitForge
@@ -33,8 +34,16 @@ class GitHubForge(GitForge):
         self._states: dict[int, str] | None = None  # PR number -> state, since the last refresh
 
     def refresh(self) -> None:
+        """One fetch and one `gh pr list` for the tick. Listing here, not when the first state
+        is asked, makes a failing gh a DeliveryError the caller reports once and gets past."""
         super().refresh()
         self._states = None
+        self._states = self._list()
+
+    def _list(self) -> dict[int, str]:
+        listed = self._json("pr", "list", "--state", "all", "--json", "number,state",
+                            "--limit", str(LISTED))
+        return {pr["number"]: pr["state"] for pr in listed}
 
     def watermark(self, branch: str) -> str | None:
         return None  # a pull request can be closed on GitHub with nothing in git to show it
@@ -50,11 +59,20 @@ class GitHubForge(GitForge):
             raise DeliveryError(f"gh {args[0]} {args[1]}: {detail.splitlines()[-1]}")
         return proc.stdout
 
+    def _json(self, *args: str) -> Any:
+        out = self._gh(*args)
+        try:
+            return json.loads(out)
+        except ValueError:
+            raise DeliveryError(f"gh {args[0]} {args[1]} printed something that is not JSON: "
+                                f"{out.strip()[:80]!r}") from None
+
     def deliver(self, branch: str, base_commit: str, pr: PullRequest | None = None) -> Delivery:
         super().deliver(branch, base_commit)
-        found = json.loads(self._gh("pr", "list", "--head", branch, "--state", "all",
-                                    "--json", "number,url,state,baseRefName", "--limit", "1"))
+        found = self._json("pr", "list", "--head", branch, "--state", "all",
+                           "--json", "number,url,state,baseRefName", "--limit", "1")
         if found:
+            self._know(found[0]["number"], found[0]["state"])
             return Delivery(ref=f"#{found[0]['number']}", number=found[0]["number"],
                             base=found[0]["baseRefName"])
         assert pr is not None
@@ -68,20 +86,24 @@ class GitHubForge(GitForge):
         match = re.search(r"/pull/(\d+)", url)
         if not match:
             raise DeliveryError(f"gh pr create answered {url!r}, not a pull request URL")
+        self._know(int(match.group(1)), "OPEN")
         return Delivery(ref=f"#{match.group(1)}", number=int(match.group(1)), base=pr.base)
 
     def state(self, branch: str, base_commit: str, delivery: Delivery) -> str:
         if delivery.number is None:
             return super().state(branch, base_commit, delivery)
         if self._states is None:
-            listed = json.loads(self._gh("pr", "list", "--state", "all", "--json", "number,state",
-                                         "--limit", str(LISTED)))
-            self._states = {pr["number"]: pr["state"] for pr in listed}
+            self._states = self._list()
         state = self._states.get(delivery.number)
         if state is None:  # older than the newest LISTED
-            state = json.loads(self._gh("pr", "view", str(delivery.number), "--json",
-                                        "state,mergedAt,number,url"))["state"]
+            state = self._json("pr", "view", str(delivery.number), "--json",
+                               "state,mergedAt,number,url")["state"]
         return STATES.get(state, "open")
+
+    def _know(self, number: int, state: str) -> None:
+        """A pull request found or opened after this tick's list: its state without asking."""
+        if self._states is not None:
+            self._states[number] = state
 
     def retarget(self, delivery: Delivery, base: str) -> None:
         self._gh("pr", "edit", str(delivery.number), "--base", base)
