@@ -14,8 +14,9 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
-from taskorch import cleanup, heal, lock, screen
+from taskorch import cleanup, heal, lock, schedule, screen
 from taskorch.classify import Exit, Observation, Verdict, classify, reading
 from taskorch.deliver import deliver, push_early
 from taskorch.git import GitError, branch_head
@@ -24,10 +25,13 @@ from taskorch.manifest import Task
 from taskorch.project import Project, tally
 from taskorch.runners.base import Pane
 from taskorch.runners.tmux import TmuxError
+from taskorch.layout import write_atomic
 from taskorch.state import TaskRow, epoch, stamp
 from taskorch.verify import check
 
 WATCHED = ("running", "stuck")
+REMOVED = ("removed from the manifest while it ran; its agent was stopped "
+           "(worktree, branch and log kept)")
 RERUN_ROUNDS = 5
 
 
@@ -43,8 +47,9 @@ def run(project: Project) -> list[str]:
                 lines += tick(project)
         except lock.Busy:
             layout.rerun.touch()
-            try:  # the holder may have finished between our first try and the touch
-                with lock.hold(layout.lock, wait=None):
+            try:  # the holder may have finished between our first try and the touch, or
+                # been `doit status` probing the lock for an instant
+                with lock.hold(layout.lock, wait=0.2):
                     layout.rerun.unlink(missing_ok=True)
                     lines += tick(project)
             except lock.Busy:
@@ -67,21 +72,73 @@ class Look:
 
 def tick(project: Project) -> list[str]:
     started = time.monotonic()
+    lines: list[str] = []
+    for name, step in STEPS:
+        lines += guarded(name, step, project)
+    summary = tally(project.store.statuses().values())
+    lines.append(f"heartbeat: {summary} ({time.monotonic() - started:.2f} s)")
+    try:  # so `doit status` can tell a heartbeat that stopped from one with nothing to do
+        write_atomic(project.layout.last_tick, f"{stamp(time.time())} {summary}\n")
+    except OSError as exc:
+        lines.append(failure("record", exc))
+    return lines
+
+
+def guarded(name: str, step: Callable[..., list[str] | str], *args: Any) -> list[str]:
+    """Run one step of the tick, or one task's part of it. An exception becomes one line, so one
+    bad step or task never stops the rest (Dagster's run monitor works the same way)."""
+    try:
+        out = step(*args)
+    except Exception as exc:
+        return [failure(name, exc)]
+    return [out] if isinstance(out, str) else out
+
+
+def failure(name: str, exc: Exception) -> str:
+    detail = " / ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return f"heartbeat: {name} failed: {type(exc).__name__}: {detail}"
+
+
+def release_removed(project: Project) -> list[str]:
+    """A task taken out of the manifest while its agent ran: stop the agent, so that nobody's
+    work goes on unseen and it gives its slot back. Its worktree, branch and log stay."""
+    return [line for task_id, row in project.orphans().items()
+            if row.status in WATCHED and row.reason != REMOVED
+            for line in guarded(f"release {task_id}", release_one, project, row)]
+
+
+def release_one(project: Project, row: TaskRow) -> str:
+    if row.session:
+        project.runner.stop(row.session)
+    project.store.transition(row.id, "stuck", REMOVED, retry_at=None)
+    return f"{row.id}: {REMOVED}"
+
+
+def watch(project: Project) -> list[str]:
+    """Observe every running or stuck task, then act on each on its own."""
     rows = project.store.rows(*WATCHED)
     watched = [t for t in project.manifest.tasks if t.id in rows]
     lines: list[str] = []
-    looks = observe(project, watched, rows, lines)
-    for look in looks:
-        lines += act(project, look)
-    lines += retry(project, time.time())
-    lines += push_early(project)
-    lines += deliver(project, time.time())
-    if project.manifest.cleanup == "on-merge":
-        lines += [cleanup.remove_task(project, row) for row in cleanup.merged(project)]
-    lines += advance(project)
-    summary = tally(project.store.statuses().values())
-    lines.append(f"heartbeat: {summary} ({time.monotonic() - started:.2f} s)")
+    for look in observe(project, watched, rows, lines):
+        lines += guarded(f"act {look.task.id}", act, project, look)
     return lines
+
+
+def clean(project: Project) -> list[str]:
+    if project.manifest.cleanup != "on-merge":
+        return []
+    return [line for row in cleanup.merged(project)
+            for line in guarded(f"cleanup {row.id}", cleanup.remove_task, project, row)]
+
+
+def wake_later(project: Project) -> list[str]:
+    """With the hook on, nothing but cron would wake the heartbeat for work that falls due with
+    no agent exiting (a retry's backoff, a stall check): ask for one delayed heartbeat."""
+    if not project.manifest.hook:
+        return []
+    due = schedule.next_due(project, time.time())
+    line = schedule.request(project, *due) if due else None
+    return [line] if line else []
 
 
 def observe(project: Project, watched: list[Task], rows: dict[str, TaskRow],
@@ -103,8 +160,12 @@ def observe(project: Project, watched: list[Task], rows: dict[str, TaskRow],
     looks, updates = [], {}
     for task in watched:
         row = rows[task.id]
-        look, updates[task.id] = look_at(project, task, row, panes.get(row.session or ""),
-                                         screens.get(row.session or ""), at)
+        try:  # one task that cannot be looked at must not blind the tick to the others
+            look, updates[task.id] = look_at(project, task, row, panes.get(row.session or ""),
+                                             screens.get(row.session or ""), at)
+        except Exception as exc:
+            lines.append(failure(f"observe {task.id}", exc))
+            continue
         looks.append(look)
     project.store.update(updates)
     return looks
@@ -198,28 +259,32 @@ def heal_one(project: Project, task: Task, row: TaskRow, verdict: Verdict, look:
     return []
 
 
-def retry(project: Project, at: float) -> list[str]:
+def retry(project: Project) -> list[str]:
     """Restart failed tasks whose backoff has passed, while slots are free."""
-    lines = []
+    lines, at = [], time.time()
     rows = project.store.rows("error")
     for task in (t for t in project.manifest.tasks if t.id in rows):
         row = rows[task.id]
         if not heal.retry_due(project, row, at):
             continue
-        if project.store.count("running") >= project.manifest.max_parallel:
+        if project.occupied() >= project.manifest.max_parallel:
             lines.append(f"{task.id}: retry waits for a free slot")
             break
-        try:
-            lines.append(heal.restart(project, task, row))
-        except LAUNCH_ERRORS as exc:
-            lines.append(f"{task.id}: restart failed: {exc}")
+        lines += guarded(f"retry {task.id}", restart, project, task, row)
     return lines
+
+
+def restart(project: Project, task: Task, row: TaskRow) -> str:
+    try:
+        return heal.restart(project, task, row)
+    except LAUNCH_ERRORS as exc:
+        return f"{task.id}: restart failed: {exc}"
 
 
 def advance(project: Project) -> list[str]:
     """Launch what the gates now allow, longest chains first, up to max_parallel."""
     views = project.record_gates()
-    free = project.manifest.max_parallel - project.running(views)
+    free = project.manifest.max_parallel - project.occupied()
     lines = []
     for task_id in project.plan.launch_order():
         if free <= 0:
@@ -231,7 +296,24 @@ def advance(project: Project) -> list[str]:
         except LaunchError as exc:
             lines.append(f"{task_id}: launch failed: {exc}")
             continue
+        except Exception as exc:  # one task's surprise must not keep the others from starting
+            lines.append(failure(f"launch {task_id}", exc))
+            continue
         if outcome.launched:
             free -= 1
         lines.append(outcome.message)
     return lines
+
+
+# The tick, in order. Each step runs on its own (see `guarded`): a step that raises is one line,
+# and the steps after it still run. A removed task gives its slot back before anything launches.
+STEPS: tuple[tuple[str, Callable[[Project], list[str]]], ...] = (
+    ("release", release_removed),
+    ("watch", watch),
+    ("retry", retry),
+    ("push_early", push_early),
+    ("deliver", lambda project: deliver(project, time.time())),
+    ("cleanup", clean),
+    ("advance", advance),
+    ("schedule", wake_later),
+)

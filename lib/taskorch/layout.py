@@ -36,6 +36,21 @@ class Layout:
         return self.root / "heartbeat.log"
 
     @property
+    def heartbeat_hook(self) -> Path:
+        """The script that starts one heartbeat: run on an agent's exit and when a retry is due."""
+        return self.root / "heartbeat-hook"
+
+    @property
+    def wakeup(self) -> Path:
+        """When the one pending delayed heartbeat fires (epoch seconds); gone when none is."""
+        return self.root / "heartbeat.due"
+
+    @property
+    def last_tick(self) -> Path:
+        """When the last tick ended, and its summary: `doit status` tells a dead heartbeat."""
+        return self.root / "heartbeat.last"
+
+    @property
     def rerun(self) -> Path:
         """Touched by a heartbeat that found another one running: run once more."""
         return self.root / "heartbeat.rerun"

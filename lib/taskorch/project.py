@@ -14,7 +14,7 @@ from pathlib import Path
 from taskorch import git, plan as plans
 from taskorch.layout import Layout, write_atomic
 from taskorch.manifest import Manifest, load
-from taskorch.runners.tmux import TmuxRunner
+from taskorch.runners.tmux import TmuxError, TmuxRunner
 from taskorch.state import Store, TaskRow
 
 NOT_STARTED = ("pending", "blocked")
@@ -60,7 +60,7 @@ class Project:
     def write_hook(self) -> Path:
         """The script tmux runs when an agent exits: a heartbeat, so dependents start at once."""
         manifest = self.manifest
-        script = self.layout.root / "heartbeat-hook"
+        script = self.layout.heartbeat_hook
         text = ("#!/bin/sh\n# Written by taskorch: a heartbeat when an agent exits (tmux pane-died).\n"
                 f"cd {shlex.quote(str(manifest.root))} || exit 0\n"
                 f"TASKORCH_MANIFEST={shlex.quote(str(manifest.path))} exec "
@@ -98,8 +98,29 @@ class Project:
             and (view.status, view.reason) != (view.row.status, view.row.reason)])
         return views
 
-    def running(self, views: dict[str, View]) -> int:
-        return sum(view.status == "running" for view in views.values())
+    @cached_property
+    def task_ids(self) -> frozenset[str]:
+        return frozenset(t.id for t in self.manifest.tasks)
+
+    def occupied(self) -> int:
+        """Slots in use: running tasks, and stuck ones whose agent is still alive (it still
+        holds its worktree, memory and API quota). Only tasks in the manifest count: one removed
+        while it ran is stopped by the heartbeat and must not hold a slot forever."""
+        rows = {i: r for i, r in self.store.rows("running", "stuck").items() if i in self.task_ids}
+        running = sum(r.status == "running" for r in rows.values())
+        stuck = [r.session for r in rows.values() if r.status == "stuck" and r.session]
+        if not stuck:
+            return running  # the usual case costs no tmux call
+        try:
+            panes = self.runner.snapshot()
+        except TmuxError:
+            return running + len(stuck)  # cannot tell: never start more than allowed
+        return running + sum(1 for s in stuck if (p := panes.get(s)) is not None and not p.dead)
+
+    def orphans(self) -> dict[str, TaskRow]:
+        """Rows of tasks no longer in the manifest (removed by hand, maybe while running)."""
+        gone = [i for i in self.store.statuses() if i not in self.task_ids]  # ids only: cheap
+        return {i: row for i in gone if (row := self.store.get(i)) is not None}
 
     def session_name(self, task_id: str) -> str:
         return f"task-{task_id}"

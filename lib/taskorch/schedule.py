@@ -1,0 +1,86 @@
+"""One delayed heartbeat per project, for work that falls due while no agent exits: a retry
+after its backoff, a stall check. Without it such work waited for cron, or forever.
+
+The pending heartbeat is a detached sleeper (`python -m taskorch.schedule`) that runs the same
+heartbeat-hook script an agent's exit runs. `layout.wakeup` holds its due time: a new request
+replaces it only when earlier, and a sleeper whose time was taken, or whose project is gone,
+exits without a tick.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from taskorch import heal
+from taskorch.layout import Layout, write_atomic
+from taskorch.project import Project
+from taskorch.state import epoch, stamp
+
+GRACE = 10.0   # a due time this far past means its sleeper died (a reboot): replace it
+POLL = 2.0     # how often a sleeper checks that it is still wanted
+MARGIN = 0.5   # stored times have whole seconds: wake just after, not just before
+
+
+def pending(layout: Layout) -> float | None:
+    try:
+        return float(layout.wakeup.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def next_due(project: Project, now: float) -> tuple[float, str] | None:
+    """The earliest time something will need a tick, and what: a retry's backoff ending, a
+    failed push's backoff ending, or a running agent reaching the stall limit."""
+    stall = project.manifest.stall_minutes * 60
+    times: list[tuple[float, str]] = []
+    for task_id, row in project.store.rows("error", "complete", "running").items():
+        if task_id not in project.task_ids:
+            continue
+        if row.status == "running":
+            since = max(epoch(row.last_progress) or now, epoch(row.nudged_at) or 0)
+            times.append((since + stall, f"{task_id}'s stall check"))
+        elif row.retry_at and (row.status == "complete" or heal.budget_left(project, row) > 0):
+            times.append((epoch(row.retry_at) or now, f"{task_id}'s retry"))
+    future = [(at + MARGIN, why) for at, why in times if at + MARGIN > now]
+    return min(future) if future else None
+
+
+def request(project: Project, due: float, why: str) -> str | None:
+    """Make sure a heartbeat runs at `due`; say so when this asked for a new one."""
+    layout, now = project.layout, time.time()
+    current = pending(layout)
+    if current is not None and current <= due and current > now - GRACE:
+        return None  # one already fires no later than this
+    mark = f"{due:.3f}"
+    write_atomic(layout.wakeup, mark + "\n")
+    hook = project.write_hook()
+    subprocess.Popen([sys.executable, "-m", "taskorch.schedule", str(layout.wakeup), mark,
+                      str(hook), str(project.manifest.path)],
+                     start_new_session=True, stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return f"heartbeat: next tick at {stamp(due)[11:19]} UTC, for {why}"
+
+
+def wanted(wakeup: Path, mark: str, manifest: Path) -> bool:
+    try:
+        return wakeup.read_text().strip() == mark and manifest.exists()
+    except OSError:
+        return False
+
+
+def sleep_then_beat(wakeup: Path, mark: str, hook: Path, manifest: Path) -> int:
+    while (left := float(mark) - time.time()) > 0:
+        time.sleep(min(left, POLL))
+        if not wanted(wakeup, mark, manifest):
+            return 0  # an earlier one took over, or the project was removed
+    wakeup.unlink(missing_ok=True)  # first, so the tick it starts can ask for the next one
+    os.execv(hook, [str(hook)])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(sleep_then_beat(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])))
