@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from taskorch import cleanup, heal, lock, schedule, screen
+from taskorch import cleanup, heal, lock, schedule, screen, seen
 from taskorch.classify import Exit, Observation, Verdict, classify, reading
 from taskorch.deliver import deliver, push_early
 from taskorch.git import GitError, branch_head
@@ -177,6 +177,11 @@ def look_at(project: Project, task: Task, row: TaskRow, pane: Pane | None, text:
     fingerprint = screen.fingerprint(text) if text is not None else row.screen
     says = reading(project.manifest.profile(task), text) if text is not None else (row.says or "")
     head = branch_head(project.layout.clone, row.branch) if row.branch else None
+    if head and head != row.head:
+        try:  # kept under a ref, so a later reset cannot lose it unseen
+            seen.keep(project.layout.clone, task.id, head)
+        except GitError:
+            pass  # the next new head is kept; observing must go on
     progressed = fingerprint != row.screen or head != row.head
     last = at if progressed else (epoch(row.last_progress) or at)
     nudged = None if progressed else epoch(row.nudged_at)
@@ -231,7 +236,7 @@ def heal_one(project: Project, task: Task, row: TaskRow, verdict: Verdict, look:
     if verdict.kind in ("exited", "idle"):
         worktree = Path(row.worktree) if row.worktree else project.layout.worktree(task.id)
         base = row.base_commit or f"origin/{project.manifest.base}"
-        result = check(task, worktree, base, project.manifest.verify_timeout_minutes)
+        result = check(task, worktree, row.branch, base, project.manifest.verify_timeout_minutes)
         if result.ok:
             return [heal.complete(project, task, row, result)]
         return [heal.fail(project, task, row, f"{verdict.reason}, but {result.reason}",

@@ -19,7 +19,6 @@ from taskorch.manifest import Task
 from taskorch.project import NOT_STARTED, Project
 from taskorch.runners.tmux import TmuxError
 from taskorch.state import now
-from taskorch.verify import IDENTITY
 
 LAUNCH_ERRORS = (git.GitError, prompts.PromptError, repo.RepoError, TmuxError, OSError,
                  ValueError)  # ValueError: text that cannot be written (a lone surrogate, a NUL)
@@ -137,7 +136,7 @@ def merge_parents(project: Project, task: Task, worktree: Path, branch: str) -> 
         return
     for parent in parents:
         try:
-            git.run(*IDENTITY, "merge", "--quiet", "--no-edit", parent, cwd=worktree)
+            git.run(*git.IDENTITY, "merge", "--quiet", "--no-edit", parent, cwd=worktree)
         except git.GitError:
             files = git.run("diff", "--name-only", "--diff-filter=U", cwd=worktree).split()
             git.run("merge", "--abort", cwd=worktree)

@@ -67,14 +67,17 @@ class GitHubForge(GitForge):
             raise DeliveryError(f"gh {args[0]} {args[1]} printed something that is not JSON: "
                                 f"{out.strip()[:80]!r}") from None
 
-    def deliver(self, branch: str, base_commit: str, pr: PullRequest | None = None) -> Delivery:
-        super().deliver(branch, base_commit)
-        found = self._json("pr", "list", "--head", branch, "--state", "all",
-                           "--json", "number,url,state,baseRefName", "--limit", "1")
+    def deliver(self, branch: str, sha: str, base_commit: str,
+                pr: PullRequest | None = None) -> Delivery:
+        super().deliver(branch, sha, base_commit)
+        listed = self._json("pr", "list", "--head", branch, "--state", "all",
+                            "--json", "number,url,state,baseRefName", "--limit", "20")
+        # A closed pull request is history: adopting it again would make a retry fail forever.
+        found = [p for p in listed if p.get("state") != "CLOSED"]
         if found:
             self._know(found[0]["number"], found[0]["state"])
             return Delivery(ref=f"#{found[0]['number']}", number=found[0]["number"],
-                            base=found[0]["baseRefName"])
+                            base=found[0]["baseRefName"], sha=sha)
         assert pr is not None
         with tempfile.NamedTemporaryFile("w", suffix=".md", delete=False) as body:
             body.write(pr.body)
@@ -87,7 +90,8 @@ class GitHubForge(GitForge):
         if not match:
             raise DeliveryError(f"gh pr create answered {url!r}, not a pull request URL")
         self._know(int(match.group(1)), "OPEN")
-        return Delivery(ref=f"#{match.group(1)}", number=int(match.group(1)), base=pr.base)
+        return Delivery(ref=f"#{match.group(1)}", number=int(match.group(1)), base=pr.base,
+                        sha=sha)
 
     def state(self, branch: str, base_commit: str, delivery: Delivery) -> str:
         if delivery.number is None:
@@ -108,7 +112,8 @@ class GitHubForge(GitForge):
     def retarget(self, delivery: Delivery, base: str) -> None:
         self._gh("pr", "edit", str(delivery.number), "--base", base)
 
-    def merge(self, branch: str, delivery: Delivery | None = None) -> None:
-        if delivery is None or delivery.number is None:
-            return super().merge(branch)
-        self._gh("pr", "merge", str(delivery.number), "--merge")
+    def merge(self, branch: str, delivery: Delivery) -> None:
+        if delivery.number is None:
+            return super().merge(branch, delivery)
+        pinned = ("--match-head-commit", delivery.sha) if delivery.sha else ()
+        self._gh("pr", "merge", str(delivery.number), "--merge", *pinned)
