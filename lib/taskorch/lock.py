@@ -34,3 +34,24 @@ def hold(path: Path, wait: float | None = 60.0) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock, also when the process dies
+
+
+def holder(path: Path) -> tuple[int | None, float] | None:
+    """Who holds the lock and since when: (pid, epoch seconds), or None if nobody does.
+
+    Probes with a shared lock taken and dropped at once: it never waits, and a heartbeat that
+    meets the probe tries once more (see heartbeat.run)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            # The holder wrote its pid when it took the lock, so the file's mtime is since when.
+            first = os.read(fd, 32).split(b"\n")[0].strip()
+            return (int(first) if first.isdigit() else None), os.fstat(fd).st_mtime
+        return None
+    finally:
+        os.close(fd)

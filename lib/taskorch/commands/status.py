@@ -4,31 +4,83 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from typing import Any, Callable
 
 from doit.exceptions import TaskFailed
 
+from taskorch import lock, schedule
 from taskorch.commands.usage import Verb
+from taskorch.state import epoch, stamp
 from taskorch.terminal import echo, out
 from taskorch.project import Project, View, tally
 
 COLUMNS = ("id", "phase", "state", "attempt", "branch", "session", "age", "active", "why")
+LONG_HELD = 60  # seconds: a tick takes about one; a lock held longer is worth naming
+OVERDUE = 60    # seconds: a retry this late means no heartbeat ran when it fell due
 
 
 def age(stamp: str | None) -> str:
     if not stamp:
         return "-"
     then = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
-    seconds = int((dt.datetime.now(dt.timezone.utc) - then).total_seconds())
+    return span((dt.datetime.now(dt.timezone.utc) - then).total_seconds())
+
+
+def span(seconds: float) -> str:
+    seconds = int(seconds)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{max(seconds, 0)}s"
 
 
+def health(project: Project) -> dict[str, Any]:
+    """Why nothing may be moving: the last tick, a lock held for long, retries whose time passed
+    with no heartbeat, and rows of tasks the manifest no longer has."""
+    now, layout = time.time(), project.layout
+    try:
+        at, _, summary = layout.last_tick.read_text().strip().partition(" ")
+        last: dict | None = {"at": at, "seconds": int(now - (epoch(at) or now)), "summary": summary}
+    except (OSError, ValueError):
+        last = None
+    held = lock.holder(layout.lock)
+    due = schedule.pending(layout)
+    errors = project.store.rows("error")
+    return {
+        "lastTick": last,
+        "nextTick": stamp(due) if due else None,
+        "lock": ({"pid": held[0], "seconds": int(now - held[1])}
+                 if held and now - held[1] > LONG_HELD else None),
+        "overdueRetries": [{"id": t.id, "retryAt": errors[t.id].retry_at}
+                           for t in project.manifest.tasks if t.id in errors
+                           and (epoch(errors[t.id].retry_at) or now) < now - OVERDUE],
+        "notInManifest": [{"id": i, "status": r.status, "session": r.session, "reason": r.reason}
+                          for i, r in sorted(project.orphans().items())],
+    }
+
+
+def health_line(h: dict[str, Any]) -> str:
+    now = time.time()
+    last = h["lastTick"]
+    parts = [f"last tick {span(last['seconds'])} ago" if last else "no heartbeat has run yet"]
+    if h["nextTick"]:
+        parts.append(f"next tick in {span((epoch(h['nextTick']) or now) - now)}")
+    if h["lock"]:
+        parts.append(f"lock held by pid {h['lock']['pid']} for {span(h['lock']['seconds'])}")
+    if h["overdueRetries"]:
+        parts.append("retry overdue: " + ", ".join(
+            f"{r['id']} (due {span(now - (epoch(r['retryAt']) or now))} ago)"
+            for r in h["overdueRetries"]))
+    if h["notInManifest"]:
+        parts.append("not in the manifest: " + ", ".join(
+            f"{r['id']} ({r['status']})" for r in h["notInManifest"]))
+    return "health: " + "; ".join(parts)
+
+
 def as_dict(project: Project, views: dict[str, View]) -> dict[str, Any]:
     m = project.manifest
-    return {"tasks": [{
+    return {"health": health(project), "tasks": [{
         "id": t.id, "phase": m.phases[t.phase].name, "status": views[t.id].status,
         "reason": views[t.id].reason, "attempts": views[t.id].row.attempts,
         "branch": views[t.id].row.branch, "worktree": views[t.id].row.worktree,
@@ -52,7 +104,8 @@ def as_table(project: Project, views: dict[str, View]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)) + "  " + r[-1] for r in rows]
     summary = tally(view.status for view in views.values())
     phases = "  ".join(f"{p + 1}={phase.name}" for p, phase in enumerate(m.phases))
-    return "\n".join(lines + ["", f"{len(m.tasks)} tasks: {summary}", f"phases: {phases}"])
+    return "\n".join(lines + ["", f"{len(m.tasks)} tasks: {summary}", f"phases: {phases}",
+                              health_line(health(project))])
 
 
 def one_task(project: Project, views: dict[str, View], task_id: str, log_lines: int = 20) -> str:
