@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import pty
 import select
 import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from conftest import manifest, wait_for
 
@@ -211,3 +214,12 @@ def test_ctrl_c_at_a_prompt_ends_with_one_line_and_status_130(control):
     assert "Traceback" not in said and "KeyboardInterrupt" not in said, said
     assert said.split("Type yes: ", 1)[1].strip() == "taskorch: interrupted", said
     assert control.workdir.exists()
+
+
+@pytest.mark.parametrize("repo,words", [("../nowhere", "local path ../nowhere does not exist"),
+                                        (".", "is not a git repository")])
+def test_plan_checks_a_local_repo_exists(control, repo, words):
+    control.write(manifest([[{"id": "t1", "title": "x", "files": ["a"]}]], repo=repo))
+    result = control.doit("plan", check=False)
+    assert result.returncode != 0
+    assert re.search(rf"orchestrator.yaml:\d+: repo: .*{re.escape(words)}", result.stderr + result.stdout)

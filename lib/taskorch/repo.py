@@ -33,6 +33,21 @@ def remote_url(repo: str, root: Path, workdir: Path) -> str:
     raise RepoError(f"repo: {repo!r} is not owner/name, a git URL or an existing path")
 
 
+def problem(repo: str, root: Path) -> str | None:
+    """What is wrong with `repo:` that can be told without the network: a local path that is
+    missing or is not a git repository. URLs and owner/name are checked when cloned."""
+    if repo == DEMO or "://" in repo or re.match(r"^[\w.-]+@[\w.-]+:", repo):
+        return None
+    local = root / Path(repo).expanduser()
+    if not (repo.startswith((".", "/", "~")) or local.exists()):
+        return None if GITHUB.match(repo) else f"{repo!r} is not owner/name, a git URL or a path"
+    if not local.is_dir():
+        return f"local path {repo} does not exist; give owner/name, a git URL or a path"
+    if not ((local / ".git").exists() or (local / "HEAD").is_file()):
+        return f"{repo} is not a git repository; run `git init` there or point repo at one"
+    return None
+
+
 def missing_base(clone: Path, base: str) -> str:
     """Why `origin/<base>` is not in the clone. A repository nobody has pushed to has no branch
     at all, and naming another base would not help: it needs a first commit."""

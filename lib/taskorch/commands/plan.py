@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any, Callable
 
+from doit.exceptions import TaskFailed
+
+from taskorch import repo
 from taskorch.commands.usage import Verb
 from taskorch.plan import Plan
 from taskorch.terminal import echo, out
@@ -108,15 +113,29 @@ VERB = Verb(
 
 
 def creator(project: Project) -> Callable[[], dict]:
-    def show(format: str) -> None:
+    def show(format: str) -> TaskFailed | None:
+        wrong = repo.problem(project.manifest.repo, project.manifest.root)
+        if wrong:
+            path = project.manifest.path
+            return TaskFailed(f"{path.name}:{key_line(path, 'repo')}: repo: {wrong}")
         text = RENDERERS[format](project.plan)
         if format == "json":
             out(text)  # JSON escapes every control character itself, and must stay valid JSON
         else:
             echo(text)
+        return None
 
     def task_plan() -> dict:
         return VERB.task(actions=[show])
 
     task_plan.__doc__ = VERB.summary
     return task_plan
+
+
+def key_line(path: Path, key: str) -> int:
+    """The line a top-level key is on, for a message about its value (1 if not found)."""
+    pattern = re.compile(rf"""^\s*["']?{re.escape(key)}["']?\s*:""")
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        if pattern.match(line):
+            return number
+    return 1
