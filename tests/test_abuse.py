@@ -927,7 +927,9 @@ def test_status_does_not_emit_terminal_escapes_from_a_reason(control, argv):
     # a stuck task's reason quotes the agent's screen, which the agent controls
     control.write(manifest([[{"id": "t1", "title": "x", "files": ["a"]}]]))
     control.doit("plan")
-    Project.load(control.path / "orchestrator.yaml").store.transition("t1", "stuck", "asked: " + ESCAPING_TITLE)
+    store = Project.load(control.path / "orchestrator.yaml").store
+    store.transition("t1", "running", "launched", event="launched")
+    store.transition("t1", "stuck", "asked: " + ESCAPING_TITLE, event="question")
     out = control.doit(*argv).stdout
     assert "stuck" in out and "title" in out and TERMINAL_CONTROLS.search(out) is None, repr(out)
 

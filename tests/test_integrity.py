@@ -114,8 +114,9 @@ def test_skip_of_a_running_task_delivers_nothing(control, remote, tmp_path):
 def test_retry_of_a_merged_task_is_refused(control, remote, tmp_path):
     one_task(control, remote, tmp_path, DEMO, merge="auto")
     beat_until(control, {"merged"})
-    out = control.doit("retry", "a").stdout
-    assert "nothing to retry: it is merged" in out
+    out = control.doit("retry", "a", check=False)
+    assert out.returncode != 0  # a refusal (issue 10); it exited 0 before
+    assert "retry: a is merged: its work is on main; nothing to retry" in out.stderr
     assert control.status()["a"]["status"] == "merged"
 
 

@@ -76,11 +76,11 @@ def test_runtime_fields_seed_the_store_once(tmp_path):
         "complete", "/w/t1", "task-t1", 12, "2026-01-17T01:00:00Z")
     assert project.views()["t2"].status == "pending"  # t1 complete opens t2
     assert project.views()["t4"].status == "blocked"
-    project.store.transition("t1", "merged", "test")
+    project.store.transition("t1", "pr_open", "test", event="delivered")
     data["phases"][0]["tasks"][0]["status"] = "error"  # the YAML is seed only, not the truth
     path.write_text(json.dumps(data))
     again = Project.load(path)
-    assert again.store.get("t1").status == "merged"
+    assert again.store.get("t1").status == "pr_open"
     assert [e.reason for e in again.store.events("t1")] == ["seeded from the manifest", "test"]
 
 

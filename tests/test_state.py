@@ -40,8 +40,8 @@ def test_a_transition_is_all_or_nothing_when_the_process_dies(tmp_path):
 def test_every_change_is_journaled_with_old_new_and_reason(tmp_path):
     store = Store(tmp_path / "state.db")
     store.seed([Task(id="a", index=0, phase=0, title="a")])
-    store.transition("a", "running", "launched", attempts=1)
-    store.transition("a", "error", "exit 3")
+    store.transition("a", "running", "launched", event="launched", attempts=1)
+    store.transition("a", "error", "exit 3", event="failed")
     events = store.events("a")
     assert [(e.old, e.new, e.reason) for e in events] == [
         (None, "pending", "seeded from the manifest"), ("pending", "running", "launched"),
@@ -56,7 +56,8 @@ from pathlib import Path
 from taskorch.state import Store
 store = Store(Path(sys.argv[1]))
 for i in range(200):
-    store.transition(sys.argv[2], "running" if i % 2 else "error", f"step {i}")
+    store.transition(sys.argv[2], "blocked" if i % 2 else "pending", f"step {i}",
+                     event="gates_changed")
 """
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from taskorch import git, heal, launch, prompts
 from taskorch.forges import forge_for
 from taskorch.forges.base import Delivery, DeliveryError, Forge, PullRequest
+from taskorch.lifecycle import Event
 from taskorch.project import Project
 from taskorch.state import TaskRow, epoch, now, stamp
 
@@ -73,7 +74,8 @@ def push(project: Project, forge: Forge, row: TaskRow, at: float) -> str:
         # Only a verified commit is delivered (a `doit skip`ped task, or a row from before
         # taskorch pinned deliveries, has none): verify it first.
         project.store.transition(row.id, "error", "complete but with no verified commit to "
-                                 f"deliver; `doit retry {row.id}` verifies it again", retry_at=None)
+                                 f"deliver; `doit retry {row.id}` verifies it again",
+                                 event=Event.UNVERIFIED, retry_at=None)
         return f"{row.id}: error: no verified commit to deliver"
     try:
         pr = pull_request(project, row) if forge.opens_pull_requests else None
@@ -83,11 +85,12 @@ def push(project: Project, forge: Forge, row: TaskRow, at: float) -> str:
         failures = row.push_failures + 1
         retry = at + heal.backoff(failures, project.manifest.retry_backoff_seconds)
         reason = f"verified, but {exc}; trying again at {stamp(retry)[11:19]} UTC"
-        project.store.transition(row.id, "complete", reason, retry_at=stamp(retry),
+        project.store.transition(row.id, "complete", reason, event=Event.PUSH_FAILED,
+                                 retry_at=stamp(retry),
                                  push_failures=failures)
         return f"{row.id}: {reason}"
     reason = f"delivered: {delivery.ref}{newer_than_verified(project, row)}"
-    project.store.transition(row.id, "pr_open", reason, retry_at=None,
+    project.store.transition(row.id, "pr_open", reason, event=Event.DELIVERED, retry_at=None,
                              push_failures=0, delivery=delivery.ref, pr_number=delivery.number,
                              pr_base=delivery.base)
     return f"{row.id}: pr_open ({delivery.ref})"
@@ -122,17 +125,19 @@ def check(project: Project, forge: Forge, row: TaskRow) -> list[str]:
         except DeliveryError as exc:
             reason = f"delivered: {delivery.ref}; merge: auto could not merge it ({exc}); merge it by hand"
             if row.reason != reason:
-                project.store.transition(row.id, "pr_open", reason)
+                project.store.transition(row.id, "pr_open", reason, event=Event.MERGE_FAILED)
                 return [f"{row.id}: {reason}"]
             return []
         forge.refresh()
         state, how = forge.state(row.branch, base_commit, delivery), f"{how} by taskorch (merge: auto)"
     if state == "merged":
-        project.store.transition(row.id, "merged", how, completed_at=row.completed_at or now())
+        project.store.transition(row.id, "merged", how, event=Event.MERGED,
+                                 completed_at=row.completed_at or now())
         return lines + [f"{row.id}: {how}"]
     if state == "closed":
         project.store.transition(row.id, "error", "its pull request was closed without being "
-                                 f"merged (`doit retry {row.id}` starts it again)", retry_at=None)
+                                 f"merged (`doit retry {row.id}` starts it again)",
+                                 event=Event.PR_CLOSED, retry_at=None)
         return lines + [f"{row.id}: error: closed without being merged"]
     if mark != row.checked_base:
         # Stored only once the answer is acted on, so a tick killed before then looks again.

@@ -15,6 +15,7 @@ from taskorch import launch, prompts, screen
 from taskorch.agents import Answer
 from taskorch.classify import Exit
 from taskorch.layout import write_atomic
+from taskorch.lifecycle import Event
 from taskorch.manifest import Task
 from taskorch.project import Project
 from taskorch.state import TaskRow, epoch, now, stamp
@@ -46,8 +47,8 @@ def log_tail(project: Project, task_id: str, lines: int = LOG_TAIL_LINES) -> str
 
 
 def complete(project: Project, task: Task, row: TaskRow, result: Result) -> str:
-    project.store.transition(task.id, "complete", result.reason, completed_at=now(), retry_at=None,
-                             verified=result.sha)
+    project.store.transition(task.id, "complete", result.reason, event=Event.EXITED_VERIFIED,
+                             completed_at=now(), retry_at=None, verified=result.sha)
     if row.session:
         project.runner.stop(row.session)  # the log stays; an idle TUI is not left running
     return f"{task.id}: complete ({result.reason})"
@@ -64,11 +65,11 @@ def fail(project: Project, task: Task, row: TaskRow, reason: str, exit: Exit | N
     if used < cap:
         at = time.time() + backoff(used, project.manifest.retry_backoff_seconds)
         text = f"{reason}; retry {used + 1} of {cap} at {stamp(at)[11:19]} UTC"
-        project.store.transition(task.id, "error", text, retry_at=stamp(at))
+        project.store.transition(task.id, "error", text, event=Event.FAILED, retry_at=stamp(at))
     else:
         text = (f"{reason}; gave up after {used} attempts "
                 f"(`doit retry {task.id}` starts it again)")
-        project.store.transition(task.id, "error", text, retry_at=None)
+        project.store.transition(task.id, "error", text, event=Event.FAILED, retry_at=None)
         if row.session:
             project.runner.stop(row.session)  # nothing will restart it; the log stays
     return f"{task.id}: error: {text}"

@@ -15,6 +15,7 @@ from typing import Any
 
 from taskorch import git, prompts, repo
 from taskorch.layout import write_atomic
+from taskorch.lifecycle import Event
 from taskorch.manifest import Task
 from taskorch.project import NOT_STARTED, Project
 from taskorch.runners.tmux import TmuxError
@@ -104,7 +105,9 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
         how = f"launched attempt {attempt} with agent {profile.name}"
     else:
         how = f"adopted its live session (attempt {attempt}, agent {profile.name})"
-    project.store.transition(task.id, "running", how, attempts=attempt, branch=branch,
+    project.store.transition(task.id, "running", how,
+                             event=Event.RESTARTED if template else Event.LAUNCHED,
+                             attempts=attempt, branch=branch,
                              worktree=str(worktree), session=session, started_at=now(),
                              last_progress=now(), base_commit=base_commit,
                              head=git.branch_head(layout.clone, branch), screen=None,
@@ -144,7 +147,8 @@ def merge_parents(project: Project, task: Task, worktree: Path, branch: str) -> 
             git.run("branch", "-D", branch, cwd=project.layout.clone)
             reason = (f"merging the work it builds on conflicts: {parent} in "
                       f"{', '.join(files) or 'some files'}; resolve it, then `doit retry {task.id}`")
-            project.store.transition(task.id, "error", reason, retry_at=None)
+            project.store.transition(task.id, "error", reason, event=Event.PARENTS_CONFLICT,
+                                     retry_at=None)
             raise LaunchError(f"{task.id}: {reason}")
 
 

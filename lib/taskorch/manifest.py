@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from taskorch import agents as agent_profiles
+from taskorch.lifecycle import State
 from taskorch.yamlsource import FieldPath, Source, display_name, parse
 
 # The skill's eight, and `skipped`: done by a person's word (`doit skip`), so dependents start,
-# with nothing verified and so nothing delivered.
-STATES = ("pending", "blocked", "running", "stuck", "error", "complete", "pr_open", "merged",
-          "skipped")
+# with nothing verified and so nothing delivered. The lifecycle (lifecycle.py) moves between them.
+STATES = tuple(state.value for state in State)
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 DEFAULT_WORKDIR = ".orchestrator"
 DEFAULT_AGENT = "codex"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from taskorch import git, plan as plans
 from taskorch.layout import Layout, write_atomic
+from taskorch.lifecycle import Event
 from taskorch.manifest import Manifest, load
 from taskorch.runners.tmux import TmuxError, TmuxRunner
 from taskorch.state import Store, TaskRow
@@ -95,7 +96,8 @@ class Project:
         self.store.transitions([
             (task_id, view.status, view.reason) for task_id, view in views.items()
             if view.row.status in NOT_STARTED
-            and (view.status, view.reason) != (view.row.status, view.row.reason)])
+            and (view.status, view.reason) != (view.row.status, view.row.reason)],
+            event=Event.GATES_CHANGED)
         return views
 
     @cached_property

@@ -17,7 +17,8 @@ from typing import Any, Iterator
 
 from doit.exceptions import InvalidTask
 
-from taskorch.manifest import STATES, Task
+from taskorch import lifecycle
+from taskorch.manifest import Task
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -225,23 +226,27 @@ class Store:
         r = self.db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
         return TaskRow(**dict(r)) if r else None
 
-    def transition(self, task_id: str, new: str, reason: str, **fields: Any) -> None:
-        """Change a task's state and journal it, in one transaction."""
-        assert new in STATES, new
+    def transition(self, task_id: str, new: str, reason: str, *, event: lifecycle.Event | str,
+                   **fields: Any) -> None:
+        """Change a task's state and journal it, in one transaction. `event` is what caused it:
+        a change lifecycle.TRANSITIONS does not allow raises IllegalTransition, changing nothing."""
         with self.transaction() as db:
-            self._transition(db, task_id, new, reason, fields)
+            self._transition(db, task_id, new, reason, event, fields)
 
     def _transition(self, db: sqlite3.Connection, task_id: str, new: str, reason: str,
-                    fields: dict[str, Any]) -> None:
+                    event: lifecycle.Event | str, fields: dict[str, Any]) -> None:
         unknown = set(fields) - set(COLUMNS)
         assert not unknown, unknown
-        old = db.execute("SELECT status FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        row = db.execute("SELECT status FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        old = row[0] if row else None
+        lifecycle.check(old, new, event, task_id)  # against the row as it is inside this transaction
+        new = lifecycle.State(new).value
         stamp = now()
         values = {"status": new, "reason": reason, **fields, "updated_at": stamp}
         db.execute(f"UPDATE tasks SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
                    (*values.values(), task_id))
         db.execute("INSERT INTO events (at, task, old, new, reason) VALUES (?,?,?,?,?)",
-                   (stamp, task_id, old[0] if old else None, new, reason))
+                   (stamp, task_id, old, new, reason))
 
     def update(self, changes: dict[str, dict[str, Any]]) -> None:
         """Record observations that are not state changes (progress, fingerprints), batched."""
@@ -260,12 +265,14 @@ class Store:
             db.execute("INSERT INTO events (at, task, old, new, reason) VALUES (?,?,?,?,?)",
                        (now(), task_id, state, state, reason))
 
-    def transitions(self, changes: list[tuple[str, str, str]]) -> None:
-        """Several (task, new state, reason) changes in one transaction."""
+    def transitions(self, changes: list[tuple[str, str, str]], *,
+                    event: lifecycle.Event | str) -> None:
+        """Several (task, new state, reason) changes caused by one `event`, in one transaction:
+        one illegal change rolls them all back."""
         if changes:
             with self.transaction() as db:
                 for task_id, new, reason in changes:
-                    self._transition(db, task_id, new, reason, {})
+                    self._transition(db, task_id, new, reason, event, {})
 
     def events(self, task_id: str | None = None, limit: int = 50) -> list[Event]:
         query = "SELECT * FROM events" + (" WHERE task = ?" if task_id else "")

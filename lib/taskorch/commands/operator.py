@@ -12,10 +12,11 @@ from typing import Callable
 
 from doit.exceptions import TaskFailed
 
-from taskorch import heartbeat, lock
+from taskorch import heartbeat, lifecycle, lock
 from taskorch.commands.usage import Verb
+from taskorch.lifecycle import Event, State
 from taskorch.terminal import echo
-from taskorch.project import Project
+from taskorch.project import NOT_STARTED, Project
 from taskorch.state import TaskRow, now
 
 
@@ -43,13 +44,17 @@ def attach(project: Project, ids: list[str], print_only: bool) -> TaskFailed | N
 
 
 def _change(project: Project, ids: list[str], verb: str,
-            change: Callable[[TaskRow], str]) -> TaskFailed | None:
-    """Resolve the one task, then apply `change` to it under the lock and print what it says."""
+            change: Callable[[TaskRow], str | TaskFailed]) -> TaskFailed | None:
+    """Resolve the one task, then apply `change` to it under the lock and print what it says;
+    a refusal (TaskFailed) is one line on stderr and a non-zero exit."""
     task_id = _one(project, ids, verb)
     if isinstance(task_id, TaskFailed):
         return task_id
     with lock.hold(project.layout.lock):
-        echo(change(project.store.get(task_id)))
+        said = change(project.store.get(task_id))
+    if isinstance(said, TaskFailed):
+        return said
+    echo(said)
     return None
 
 
@@ -58,27 +63,57 @@ def _end_agent(project: Project, row: TaskRow) -> None:
         project.runner.stop(row.session)
 
 
+# Why a verb cannot act on a task in a state the lifecycle table does not allow it from.
+def _no_agent(row: TaskRow) -> str:
+    if row.status in NOT_STARTED:
+        return f"stop: {row.id} is {row.status}; there is no agent to stop (it has not started)"
+    return f"stop: {row.id} is {row.status}; there is no agent to stop"
+
+
+def _no_retry(project: Project, row: TaskRow) -> str:
+    if row.status in NOT_STARTED:
+        return (f"retry: {row.id} is {row.status}: it has not started yet; "
+                f"`doit launch:{row.id}` starts it")
+    if row.status == State.MERGED:
+        return (f"retry: {row.id} is merged: its work is on {project.manifest.base}; nothing to retry "
+                "(a new task in the manifest does more)")
+    return (f"retry: {row.id} is {row.status}: its verified work is delivered or on its way; "
+            f"`doit retry {row.id} --force` runs its agent again on its branch")
+
+
+def _no_skip(project: Project, row: TaskRow) -> str:
+    if row.status == State.MERGED:
+        return f"skip: {row.id} is merged: its work is on {project.manifest.base}; nothing to skip"
+    return (f"skip: {row.id} is {row.status}: its verified work would not be delivered; "
+            f"`doit skip {row.id} --force` skips it anyway")
+
+
+def _legal(row: TaskRow, event: Event) -> bool:
+    return bool(lifecycle.targets(row.status, event))
+
+
 def stop(project: Project, ids: list[str]) -> TaskFailed | None:
-    def change(row: TaskRow) -> str:
-        if row.status not in ("running", "stuck", "error"):
-            return f"{row.id}: nothing to stop (it is {row.status})"
+    def change(row: TaskRow) -> str | TaskFailed:
+        if not _legal(row, Event.STOPPED_BY_HAND):
+            return TaskFailed(_no_agent(row))
         _end_agent(project, row)
         project.store.transition(row.id, "stuck", f"stopped by hand (`doit retry {row.id}` "
-                                 "starts it again)", retry_at=None)
+                                 "starts it again)", event=Event.STOPPED_BY_HAND, retry_at=None)
         return f"{row.id}: stopped; `doit retry {row.id}` starts it again"
     return _change(project, ids, "stop", change)
 
 
-def retry(project: Project, ids: list[str]) -> TaskFailed | None:
-    def change(row: TaskRow) -> str:
-        if row.status in ("pending", "blocked"):
-            return f"{row.id}: not started yet; `doit launch:{row.id}` starts it"
-        if row.status in ("merged", "pr_open", "complete"):
-            return (f"{row.id}: nothing to retry: it is {row.status} (its verified work is "
-                    "delivered or on its way)")
+def retry(project: Project, ids: list[str], force: bool = False) -> TaskFailed | None:
+    """`--force` also restarts verified work (complete, pr_open): its agent works on the same
+    branch again, and the next verified commit is delivered as usual. Merged work never."""
+    event = Event.RETRIED_BY_HAND_FORCED if force else Event.RETRIED_BY_HAND
+
+    def change(row: TaskRow) -> str | TaskFailed:
+        if not _legal(row, event):
+            return TaskFailed(_no_retry(project, row))
         _end_agent(project, row)
         project.store.transition(row.id, "error", "retry asked by hand; attempt budget reset "
-                                 f"(reason before: {row.reason})", retry_at=now(),
+                                 f"(reason before: {row.reason})", event=event, retry_at=now(),
                                  budget_from=row.attempts)
         return f"{row.id}: attempt budget reset; restarting now"
     failed = _change(project, ids, "retry", change)
@@ -88,21 +123,33 @@ def retry(project: Project, ids: list[str]) -> TaskFailed | None:
     return failed
 
 
-def skip(project: Project, ids: list[str]) -> TaskFailed | None:
-    def change(row: TaskRow) -> str:
-        if row.status in ("merged", "skipped"):
-            return f"{row.id}: nothing to skip: it is {row.status}"
+def skip(project: Project, ids: list[str], force: bool = False) -> TaskFailed | None:
+    """`--force` also skips verified work (complete, pr_open), which is then not delivered, or
+    its pull request no longer watched. Merged work is never skipped."""
+    event = Event.SKIPPED_BY_HAND_FORCED if force else Event.SKIPPED_BY_HAND
+
+    def change(row: TaskRow) -> str | TaskFailed:
+        if row.status == State.SKIPPED:
+            return f"{row.id}: nothing to skip: it is skipped already"  # done: not an error
+        if not _legal(row, event):
+            return TaskFailed(_no_skip(project, row))
         _end_agent(project, row)
         # Not `complete`: nothing was verified, so nothing of its branch is pushed or merged,
         # and tasks waiting for it start from the base, not from its work in progress.
         project.store.transition(row.id, "skipped", "skipped by hand (doit skip); its branch "
-                                 "is kept but not delivered", completed_at=now(), retry_at=None)
+                                 "is kept but not delivered", event=event, completed_at=now(),
+                                 retry_at=None)
         return f"{row.id}: skipped; tasks waiting for it may start (its branch is not delivered)"
     return _change(project, ids, "skip", change)
 
 
 PRINT = {"name": "print", "long": "print", "type": bool, "default": False,
          "help": "print the tmux command instead of running it"}
+FORCE_RETRY = {"name": "force", "long": "force", "type": bool, "default": False,
+               "help": "also restart a complete or pr_open task (never a merged one)"}
+FORCE_SKIP = {"name": "force", "long": "force", "type": bool, "default": False,
+              "help": "also skip a complete or pr_open task: its work is not delivered (never a "
+                      "merged one)"}
 VERBS = (
     Verb("attach", "Attach to a task's tmux session (--print: just print the command).",
          params=(PRINT,), positional="<task id>", details="Detach again with C-b d.",
@@ -110,9 +157,16 @@ VERBS = (
     Verb("stop", "Stop a task's agent; it stays stuck until `doit retry <id>`.",
          positional="<task id>", examples=("doit stop t1",)),
     Verb("retry", "Reset a task's attempt budget and restart it now.",
-         positional="<task id>", examples=("doit retry t1",)),
+         params=(FORCE_RETRY,), positional="<task id>",
+         details="A task not started yet, or merged, is refused. A complete or pr_open task is "
+                 "refused unless --force: then its agent works on the same branch again and the "
+                 "new verified commit is delivered as usual.",
+         examples=("doit retry t1", "doit retry t1 --force")),
     Verb("skip", "Mark a task done by hand so that tasks waiting for it can start.",
-         positional="<task id>", examples=("doit skip t1",)),
+         params=(FORCE_SKIP,), positional="<task id>",
+         details="A merged task is refused. A complete or pr_open task is refused unless "
+                 "--force: its verified work is then not delivered, nor its pull request watched.",
+         examples=("doit skip t1", "doit skip t1 --force")),
 )
 
 
@@ -122,8 +176,10 @@ def creators(project: Project) -> dict[str, Callable[[], dict]]:
         "attach": lambda ids, print: attach(project, [i for i in ids if i != "--print"],
                                             print or "--print" in ids),
         "stop": lambda ids: stop(project, ids),
-        "retry": lambda ids: retry(project, ids),
-        "skip": lambda ids: skip(project, ids),
+        "retry": lambda ids, force: retry(project, [i for i in ids if i != "--force"],
+                                          force or "--force" in ids),
+        "skip": lambda ids, force: skip(project, [i for i in ids if i != "--force"],
+                                        force or "--force" in ids),
     }
 
     def creator(verb: Verb) -> Callable[[], dict]:
