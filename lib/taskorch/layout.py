@@ -24,6 +24,11 @@ class Layout:
         return self.root / "doit.db"
 
     @property
+    def plan_cache(self) -> Path:
+        """The compiled manifest and plan (plancache.py), keyed by the manifest's content."""
+        return self.root / "plan.cache"
+
+    @property
     def lock(self) -> Path:
         return self.root / "lock"
 

@@ -37,6 +37,7 @@ class Plan:
     # `gate: complete` the work is not on the base yet, so the branch must start from it).
     stack_on: dict[str, list[str]] = field(default_factory=dict)
     _priority: dict[str, int] | None = field(default=None, repr=False)
+    _order: list[str] | None = field(default=None, repr=False)  # kept in plancache's pickle
 
     @property
     def tasks(self) -> list[Task]:
@@ -131,8 +132,10 @@ class Plan:
 
     def launch_order(self) -> list[str]:
         """The order ready tasks are launched in: longest chain first, then manifest order."""
-        priority = self.priority()
-        return [t.id for t in sorted(self.tasks, key=lambda t: (-priority[t.id], t.index))]
+        if self._order is None:
+            priority = self.priority()
+            self._order = [t.id for t in sorted(self.tasks, key=lambda t: (-priority[t.id], t.index))]
+        return list(self._order)
 
     def waves(self, max_parallel: int | None = None) -> list[list[str]]:
         """What starts together if everything before it succeeds, at most max_parallel a wave."""

@@ -36,14 +36,17 @@ class View:
 
 
 class Project:
-    def __init__(self, manifest: Manifest):
+    def __init__(self, manifest: Manifest, plan: plans.Plan | None = None):
         self.manifest = manifest
-        self.plan = plans.build(manifest)
+        self.plan = plan if plan is not None else plans.build(manifest)
         self.layout = Layout(manifest.workdir)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Project":
-        return cls(load(path))
+    def load(cls, path: str | Path, store: bool = False) -> "Project":
+        """From the plan cache when it holds this manifest's content (plancache.py); `store`
+        creates the work directory so the cache can be written on a miss."""
+        from taskorch import plancache
+        return cls(*plancache.load(path, store=store))
 
     @cached_property
     def store(self) -> Store:
