@@ -67,11 +67,15 @@ VERB = Verb(
     examples=("doit launch", "doit launch:t1"))
 
 
-def creator(project: Project) -> Callable[[], Iterator[dict]]:
+def creator(project: Project, subtasks: bool = True) -> Callable[[], Iterator[dict]]:
+    """`subtasks=False` (a run of verbs that never start a task: dodo.needs_subtasks) makes
+    `launch` an empty group, so doit does not load a task per manifest task for nothing."""
     run = LaunchRun(project)
     CURRENT[:] = [run]
 
     def task_launch() -> Iterator[dict]:
+        if not subtasks:
+            return
         # doit runs subtasks in the order given: the plan's launch order, longest chains first
         for task in (project.manifest.task(i) for i in project.plan.launch_order()):
             deps = [f"_done:{w.id}" if w.reason != "phase" else f"_{w.id}"
