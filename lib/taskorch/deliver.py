@@ -36,11 +36,12 @@ def push_early(project: Project) -> list[str]:
 
 
 def deliver(project: Project, at: float) -> list[str]:
-    rows = project.store.rows("complete", "pr_open")
+    rows = project.store.rows("complete", "pr_open", "merged")
     ready = [r for r in rows.values() if r.status == "complete" and r.branch
              and (epoch(r.retry_at) or 0) <= at]
     open_ = [r for r in rows.values() if r.status == "pr_open" and r.branch]
-    if not ready and not open_:
+    merged = [r for r in rows.values() if r.status == "merged"]
+    if not ready and not open_ and not (merged and base_check_due(project, at)):
         return []
     forge = forge_for(project.manifest.forge, project.layout.clone, project.manifest.base)
     try:
@@ -51,6 +52,7 @@ def deliver(project: Project, at: float) -> list[str]:
     for row in open_ + [project.store.get(r.id) for r in ready]:
         if row and row.status == "pr_open":
             lines += check(project, forge, row)
+    lines += watch_base(project, merged)  # last: the base now holds this tick's own merges
     return [line for line in lines if line]
 
 
@@ -159,3 +161,47 @@ def restack(project: Project, forge: Forge, row: TaskRow, delivery: Delivery) ->
     project.store.note(row.id, f"moved its pull request from {row.pr_base} to "
                                f"{project.manifest.base} ({parent.id} merged)")
     return [f"{row.id}: pull request now targets {project.manifest.base}"]
+
+
+BASE_SEEN = "refs/taskorch/base-seen"  # the remote base's head as last seen
+BASE_CHECK_SECONDS = 300  # with only merged tasks left, how often the base is fetched for this
+
+
+def base_check_due(project: Project, at: float) -> bool:
+    try:
+        return at - (project.layout.root / "base-checked").stat().st_mtime >= BASE_CHECK_SECONDS
+    except FileNotFoundError:
+        return True
+
+
+def watch_base(project: Project, merged: list[TaskRow]) -> list[str]:
+    """A force-push to the remote base can drop work that was merged; those tasks must not stay
+    `merged`. Only a base that moved other than forward is looked at closely."""
+    clone, base = project.layout.clone, project.manifest.base
+    (project.layout.root / "base-checked").touch()
+    head, last = git.branch_head(clone, base, "origin"), git.ref_head(clone, BASE_SEEN)
+    if not head or head == last:
+        return []
+    lines = []
+    if last and not git.is_ancestor(clone, last, head):
+        lines = [dropped(project, row, last, head) for row in merged]
+    git.run("update-ref", BASE_SEEN, head, cwd=clone)  # after acting: a killed tick looks again
+    return [line for line in lines if line]
+
+
+def dropped(project: Project, row: TaskRow, last: str, head: str) -> str:
+    """Move a merged task whose work the base no longer holds back to `complete`, to be
+    delivered again; '' when its work is still there."""
+    clone, base = project.layout.clone, f"origin/{project.manifest.base}"
+    sha = row.verified or (git.branch_head(clone, row.branch) if row.branch else None)
+    if not sha or git.is_ancestor(clone, sha, base):
+        return ""
+    fork = row.base_commit or git.run("merge-base", sha, base, cwd=clone, check=False)
+    if fork and git.squashed_into(clone, fork, sha, base):
+        return ""
+    reason = (f"its merged work ({sha[:8]}) is no longer on {project.manifest.base}: the base was "
+              f"force-pushed from {last[:8]} to {head[:8]}; delivering it again")
+    project.store.transition(row.id, "complete", reason, event=Event.MERGED_WORK_DROPPED,
+                             retry_at=None, verified=sha,
+                             delivery=None, pr_number=None, pr_base=None, checked_base=None)
+    return f"{row.id}: {reason}"

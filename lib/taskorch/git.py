@@ -10,6 +10,9 @@ import functools
 import os
 import re
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import sh
@@ -98,6 +101,12 @@ def check_branch(name: str) -> str:
     return name
 
 
+# A clone of a big repository takes minutes, so it gets git's own progress on a terminal and a
+# long timeout; a transfer slower than 1 KB/s for a minute is given up instead (a silent remote).
+CLONE_TIMEOUT = 3600.0
+SLOW_TRANSFER = ("-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=60")
+
+
 def ensure_clone(url: str, dest: Path) -> None:
     """Clone once. A half-finished clone from a killed run is removed and done again."""
     if (dest / ".git").exists():
@@ -106,8 +115,24 @@ def ensure_clone(url: str, dest: Path) -> None:
     if partial.exists():
         shutil.rmtree(partial)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    run("clone", "--quiet", "--", url, str(partial))  # a URL is never taken for an option
+    shown = sys.stderr.isatty()
+    print(f"taskorch: cloning {url} into {dest} (once)...", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    try:  # "--" first: a URL is never taken for an option
+        proc = subprocess.run(argv(*SLOW_TRANSFER, "clone", "--progress" if shown else "--quiet",
+                                   "--", url, str(partial)),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=None if shown else subprocess.PIPE, timeout=CLONE_TIMEOUT,
+                              env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git clone: not done after {CLONE_TIMEOUT:g} s") from None
+    if proc.returncode != 0:
+        said = (proc.stderr or b"").decode(errors="replace").strip().splitlines()
+        detail = next((line for line in said if line.startswith("fatal")), said[-1] if said else
+                      f"exit {proc.returncode} (git's message is above)")
+        raise GitError(f"git clone: {detail}")
     partial.rename(dest)
+    print(f"taskorch: cloned in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
 
 
 def has_ref(clone: Path, ref: str) -> bool:
@@ -148,7 +173,12 @@ def branch_head(clone: Path, branch: str, remote: str | None = None) -> str | No
     """The commit a branch points at, read from the ref files: no process, so a heartbeat can
     ask for every running task each tick (a new commit counts as progress). With `remote`, the
     last known head of that remote's branch."""
-    name = f"remotes/{remote}/{branch}" if remote else f"heads/{branch}"
+    return ref_head(clone, f"refs/remotes/{remote}/{branch}" if remote else f"refs/heads/{branch}")
+
+
+def ref_head(clone: Path, ref: str) -> str | None:
+    """The commit `ref` (a full name: refs/...) points at, from the ref files; None if absent."""
+    name = ref.removeprefix("refs/")
     loose = clone / ".git" / "refs" / name
     try:
         return loose.read_text().strip()
@@ -173,3 +203,25 @@ def is_ancestor(repo: Path, commit: str, of: str) -> bool:
         return True
     except GitError:
         return False
+
+
+def patch_ids(repo: Path, *args: str) -> set[str]:
+    """`git <args> | git patch-id --stable`, as a set of patch ids."""
+    diff = subprocess.run(argv(*args), cwd=repo, capture_output=True, timeout=LOCAL_TIMEOUT)
+    ids = subprocess.run(argv("patch-id", "--stable"), cwd=repo, input=diff.stdout,
+                         capture_output=True, timeout=LOCAL_TIMEOUT)
+    return {line.split()[0] for line in ids.stdout.decode().splitlines() if line.strip()}
+
+
+def squashed_into(repo: Path, base_commit: str, head: str, target: str) -> bool:
+    """Is the whole diff base_commit..head on `target` as one commit (a squash merge)? Found by
+    patch-id: a person squashing may rewrite the message, so a trailer would not survive."""
+    mine = patch_ids(repo, "diff", "--no-ext-diff", base_commit, head)
+    if not mine:
+        return False
+    return bool(mine & patch_ids(repo, "log", "-p", "--no-merges", target, f"^{base_commit}"))
+
+
+def conflicted(repo: Path) -> list[str]:
+    """The files a stopped merge left in conflict."""
+    return run("diff", "--name-only", "--diff-filter=U", cwd=repo, check=False).split()

@@ -11,7 +11,7 @@ import json
 import random
 import time
 
-from taskorch import launch, prompts, screen
+from taskorch import launch, prompts, screen, seen
 from taskorch.agents import Answer
 from taskorch.classify import Exit
 from taskorch.layout import write_atomic
@@ -47,6 +47,8 @@ def log_tail(project: Project, task_id: str, lines: int = LOG_TAIL_LINES) -> str
 
 
 def complete(project: Project, task: Task, row: TaskRow, result: Result) -> str:
+    if result.sha:
+        seen.keep_verified(project.layout.clone, task.id, result.sha)  # before the row: recover.py
     project.store.transition(task.id, "complete", result.reason, event=Event.EXITED_VERIFIED,
                              completed_at=now(), retry_at=None, verified=result.sha)
     if row.session:

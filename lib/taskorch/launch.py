@@ -141,7 +141,7 @@ def merge_parents(project: Project, task: Task, worktree: Path, branch: str) -> 
         try:
             git.run(*git.IDENTITY, "merge", "--quiet", "--no-edit", parent, cwd=worktree)
         except git.GitError:
-            files = git.run("diff", "--name-only", "--diff-filter=U", cwd=worktree).split()
+            files = git.conflicted(worktree)
             git.run("merge", "--abort", cwd=worktree)
             git.run("worktree", "remove", "--force", str(worktree), cwd=project.layout.clone)
             git.run("branch", "-D", branch, cwd=project.layout.clone)

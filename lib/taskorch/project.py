@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from taskorch import git, plan as plans
+from taskorch import git, plan as plans, recover
 from taskorch.layout import Layout, write_atomic
 from taskorch.lifecycle import Event
 from taskorch.manifest import Manifest, load
 from taskorch.runners.tmux import TmuxError, TmuxRunner
-from taskorch.state import Store, TaskRow
+from taskorch.state import Recover, Store, TaskRow
 
 NOT_STARTED = ("pending", "blocked")
 
@@ -51,8 +51,26 @@ class Project:
     @cached_property
     def store(self) -> Store:
         store = Store(self.layout.state_db)
-        store.seed(self.manifest.tasks)
+        store.seed(self.manifest.tasks, recover=self.recoverer())
         return store
+
+    def recoverer(self) -> Recover | None:
+        """How a task with no row is rebuilt from git (recover.py): only a work directory with a
+        clone can hold evidence of earlier work, and tmux is asked once, only if needed."""
+        if not (self.layout.clone / ".git").exists():
+            return None
+        live: list[set[str]] = []
+
+        def alive(session: str) -> bool:
+            if not live:
+                try:
+                    live.append(set(self.runner.snapshot()))
+                except (TmuxError, OSError):  # unreachable: recover then says stuck, not pending
+                    live.append(set())
+            return session in live[0]
+
+        return lambda task: recover.evidence(self.layout, self.manifest, task,
+                                             self.session_name(task.id), alive)
 
     @cached_property
     def runner(self) -> TmuxRunner:

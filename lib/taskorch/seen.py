@@ -28,3 +28,17 @@ def lost(repo: Path, task_id: str, tip: str) -> list[str]:
         return []
     missing = set(git.run("rev-list", *kept, "--not", tip, cwd=repo).split())
     return [sha for sha in kept if sha in missing]
+
+
+def verified_ref(task_id: str) -> str:
+    return f"refs/taskorch/{task_id}/verified"
+
+
+def keep_verified(repo: Path, task_id: str, sha: str) -> None:
+    """The commit verify passed, kept where a lost state store can find it again (recover.py)."""
+    git.run("update-ref", verified_ref(task_id), sha, cwd=repo)
+
+
+def verified(repo: Path, task_id: str) -> str | None:
+    """The verified commit recorded for `task_id`, read from the ref file (no process)."""
+    return git.ref_head(repo, verified_ref(task_id))

@@ -13,7 +13,7 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from doit.exceptions import InvalidTask
 
@@ -60,6 +60,9 @@ HEARTBEAT_COLUMNS = {
 }
 COLUMNS = ("status", "reason", "attempts", "branch", "worktree", "session", "pr_number",
            "started_at", "completed_at", "last_progress", *HEARTBEAT_COLUMNS)
+# Given a task the store has no row for, what git still knows of it: an object with `status`,
+# `reason` and `fields` (recover.Found), or None for a task never started.
+Recover = Callable[[Task], Any]
 SEED_COLUMNS = {"worktree": "worktree", "tmuxSession": "session", "prNumber": "pr_number",
                 "startedAt": "started_at", "completedAt": "completed_at",
                 "lastProgress": "last_progress"}
@@ -188,25 +191,31 @@ class Store:
                 raise
             self.db.execute("COMMIT")
 
-    def seed(self, tasks: list[Task]) -> None:
-        """Insert rows for tasks the store has never seen, from the manifest's runtime fields."""
+    def seed(self, tasks: list[Task], recover: Recover | None = None) -> None:
+        """Insert rows for tasks the store has never seen: from what `recover` finds of them (a
+        branch, a verified commit: see recover.py), else from the manifest's runtime fields."""
         known = {row[0] for row in self.db.execute("SELECT id FROM tasks")}
         fresh = [t for t in tasks if t.id not in known]
         if not fresh:
             return
+        found = {t.id: f for t in fresh if recover and (f := recover(t)) is not None}
         stamp = now()
         with self.transaction() as db:
             for task in fresh:
                 status = task.runtime.get("status", "pending")
                 values = {SEED_COLUMNS[k]: v for k, v in task.runtime.items() if k in SEED_COLUMNS}
                 values["attempts"] = 1 if status not in ("pending", "blocked") else 0
+                why = "seeded from the manifest"
+                if task.id in found:
+                    status, why = found[task.id].status, found[task.id].reason
+                    values = {"reason": why, **found[task.id].fields}
                 cursor = db.execute(
                     f"INSERT OR IGNORE INTO tasks (id, status, updated_at, {', '.join(values)}) "
                     f"VALUES (?, ?, ?{', ?' * len(values)})",
                     (task.id, status, stamp, *values.values()))
                 if cursor.rowcount:
                     db.execute("INSERT INTO events (at, task, old, new, reason) VALUES (?,?,?,?,?)",
-                               (stamp, task.id, None, status, "seeded from the manifest"))
+                               (stamp, task.id, None, status, why))
 
     def rows(self, *statuses: str) -> dict[str, TaskRow]:
         """Every task's row, or only those in `statuses` (a heartbeat's steps each need a few:

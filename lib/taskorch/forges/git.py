@@ -1,14 +1,11 @@
-"""The plain git forge: a delivery is the task's branch pushed to `origin`.
+"""The plain git forge: a delivery is the verified commit pushed as the task's branch.
 
-"Merged" means the branch head is an ancestor of the remote base, or the same change is there
-after a squash. Squashes are found by patch-id: the branch's whole diff from its base has the
-same `git patch-id --stable` as the squashed commit on the base. (A trailer would need our
-commit message to survive the squash, which a person merging may rewrite.)
+"Merged" means that commit is an ancestor of the remote base, or the same change is there after
+a squash (git.squashed_into: by patch-id).
 """
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from taskorch import git
@@ -69,36 +66,20 @@ class GitForge:
                     f"Merge {branch} (taskorch merge: auto)", commit, cwd=self.clone)
             git.run("push", "--quiet", "origin", f"{self.base}:{self.base}", cwd=self.clone)
         except git.GitError as exc:
+            conflicts = git.conflicted(self.clone) if self._merging() else []
             if self._merging():
                 git.run("merge", "--abort", cwd=self.clone)
-            raise DeliveryError(f"merge of {branch} into {self.base} failed: {exc}") from None
+            where = f"conflicts in {', '.join(conflicts)}" if conflicts else str(exc)
+            raise DeliveryError(f"merge of {branch} into {self.base} failed: {where}") from None
 
     def _merging(self) -> bool:
         return (self.clone / ".git" / "MERGE_HEAD").exists()
 
     def _is_ancestor(self, commit: str, ref: str) -> bool:
-        try:
-            git.run("merge-base", "--is-ancestor", commit, ref, cwd=self.clone)
-            return True
-        except git.GitError:
-            return False
+        return git.is_ancestor(self.clone, commit, ref)
 
     def _squashed(self, head: str, base_commit: str) -> bool:
-        mine = _patch_ids(self.clone, ["diff", "--no-ext-diff", base_commit, head])
-        if not mine:
-            return False
-        theirs = _patch_ids(self.clone, ["log", "-p", "--no-merges", self.remote_base,
-                                          f"^{base_commit}"])
-        return bool(mine & theirs)
-
-
-def _patch_ids(clone: Path, args: list[str]) -> set[str]:
-    """`git <args> | git patch-id --stable`, as a set of patch ids."""
-    diff = subprocess.run(git.argv(*args), cwd=clone, capture_output=True,
-                          timeout=git.LOCAL_TIMEOUT)
-    ids = subprocess.run(git.argv("patch-id", "--stable"), cwd=clone, input=diff.stdout,
-                         capture_output=True, timeout=git.LOCAL_TIMEOUT)
-    return {line.split()[0] for line in ids.stdout.decode().splitlines() if line.strip()}
+        return git.squashed_into(self.clone, base_commit, head, self.remote_base)
 
 
 def _hint(message: str, branch: str) -> str:
