@@ -246,9 +246,8 @@ def test_a_verify_that_leaves_a_background_child_does_not_block_or_outlive_it(co
              verify_timeout_minutes=5)
     exited(control)
     started = time.monotonic()
-    control.doit("heartbeat", timeout=60)
+    beat_until(control, DONE)
     assert time.monotonic() - started < 30  # before: it waited for the child's end of the pipe
-    assert control.status()["a"]["status"] in DONE
     pid = int(pidfile.read_text())
     wait_for(lambda: not Path(f"/proc/{pid}").exists() or
              Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z", what="the child to be gone")
@@ -275,3 +274,71 @@ def test_a_rejected_push_after_an_amend_says_why(control, remote, tmp_path):
         return row["status"] == "complete" and "push of" in row["reason"] and row
     row = wait_for(rejected, timeout=40, what="the push to be refused")
     assert "history rewritten after an earlier push" in row["reason"]
+
+
+# --- a lost state store, a force-pushed base ------------------------------------------------
+
+def lose_state(control) -> None:  # type: ignore[no-untyped-def]
+    for name in ("state.db", "state.db-wal", "state.db-shm"):
+        (control.workdir / name).unlink(missing_ok=True)
+
+
+def test_a_lost_state_store_is_rebuilt_and_merged_work_does_not_run_again(control, remote,
+                                                                           tmp_path):
+    one_task(control, remote, tmp_path, DEMO, merge="auto")
+    beat_until(control, {"merged"})
+    lose_state(control)
+    row = control.status()["a"]
+    assert row["status"] == "merged" and "rebuilt after the state store was lost" in row["reason"]
+    control.doit("launch")
+    control.doit("heartbeat")
+    log = git(remote, "log", "--format=%s", "main")
+    assert log.count("a: the task") == 1  # before: seeded pending, launched and merged twice
+
+
+def test_a_lost_state_store_adopts_a_running_agent_and_keeps_unmerged_work(control, remote,
+                                                                           tmp_path):
+    go = tmp_path / "go"
+    one_task(control, remote, tmp_path, DEMO + "\nimport pathlib, time\n"
+             f"while not pathlib.Path({str(go)!r}).exists(): time.sleep(0.05)\n")
+    clone = control.workdir / "repo"
+    base = git(clone, "rev-parse", "origin/main")
+    wait_for(lambda: git(clone, "rev-parse", BRANCH) != base, what="the agent's commit")
+    lose_state(control)
+    row = control.status()["a"]
+    assert row["status"] == "running" and row["session"] == "task-a"
+    control.doit("launch")
+    assert control.status()["a"]["attempts"] == 1  # not started a second time
+    go.touch()
+    assert beat_until(control, {"pr_open"})["status"] == "pr_open"
+
+
+def test_a_force_push_that_drops_merged_work_is_noticed_and_delivered_again(control, remote,
+                                                                            tmp_path):
+    one_task(control, remote, tmp_path, DEMO, merge="auto")
+    beat_until(control, {"merged"})
+    seed = git(remote, "rev-list", "--max-parents=0", "main")
+    git(remote, "update-ref", "refs/heads/main", seed)  # a person's force-push
+    (control.workdir / "base-checked").unlink()  # as five minutes passing would
+    control.doit("heartbeat")
+    events = control.doit("status", "--task", "a").stdout
+    assert "is no longer on main: the base was force-pushed" in events
+    beat_until(control, {"merged"})
+    assert "a.txt" in git(remote, "ls-tree", "--name-only", "main")
+
+
+def test_a_slow_verify_runs_off_the_lock_and_its_result_decides(control, remote, tmp_path):
+    go = tmp_path / "go"
+    one_task(control, remote, tmp_path, DEMO,
+             task={"verify": f"while [ ! -e {go} ]; do sleep 0.05; done; exit 3"}, max_attempts=1)
+    exited(control)
+    for _ in range(3):  # each tick returns at once, while the verify command keeps running
+        started = time.monotonic()
+        out = control.doit("heartbeat", timeout=60).stdout
+        assert time.monotonic() - started < 20, out
+        assert "another heartbeat is running" not in out
+    assert control.status()["a"]["status"] == "running"
+    assert "in the background" in control.doit("status", "--task", "a").stdout
+    go.touch()
+    row = beat_until(control, {"error"})
+    assert "verify `while" in row["reason"] and "exited 3" in row["reason"]

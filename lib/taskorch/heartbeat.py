@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from taskorch import cleanup, heal, lock, schedule, screen, seen
+from taskorch import cleanup, heal, lock, schedule, screen, seen, verifyjob
 from taskorch.classify import Exit, Observation, Verdict, classify, reading
 from taskorch.deliver import deliver, push_early
 from taskorch.git import GitError, branch_head
@@ -28,7 +28,7 @@ from taskorch.runners.tmux import TmuxError
 from taskorch.layout import write_atomic
 from taskorch.lifecycle import Event
 from taskorch.state import TaskRow, epoch, stamp
-from taskorch.verify import check
+from taskorch.verify import Result, passed, prepare
 
 WATCHED = ("running", "stuck")
 REMOVED = ("removed from the manifest while it ran; its agent was stopped "
@@ -236,9 +236,9 @@ def act(project: Project, look: Look) -> list[str]:
 def heal_one(project: Project, task: Task, row: TaskRow, verdict: Verdict, look: Look) -> list[str]:
     store = project.store
     if verdict.kind in ("exited", "idle"):
-        worktree = Path(row.worktree) if row.worktree else project.layout.worktree(task.id)
-        base = row.base_commit or f"origin/{project.manifest.base}"
-        result = check(task, worktree, row.branch, base, project.manifest.verify_timeout_minutes)
+        result = verified(project, task, row)
+        if result is None:
+            return []  # its verify job still runs, or was just started
         if result.ok:
             return [heal.complete(project, task, row, result)]
         return [heal.fail(project, task, row, f"{verdict.reason}, but {result.reason}",
@@ -265,6 +265,26 @@ def heal_one(project: Project, task: Task, row: TaskRow, verdict: Verdict, look:
             return [heal.nudge(project, task, row, look.obs.idle_seconds)]
         return [heal.fail(project, task, row, f"{verdict.reason} after a nudge")]
     return []
+
+
+def verified(project: Project, task: Task, row: TaskRow) -> Result | None:
+    """The verdict on a finished attempt's work, or None while its verify command runs in the
+    background (verifyjob): a long test suite must not hold the lock every other task needs."""
+    layout = project.layout
+    head = branch_head(layout.clone, row.branch) if row.branch else None
+    done = verifyjob.outcome(layout, task.id, row.attempts, head)
+    if done is not None:
+        return None if done == verifyjob.RUNNING else done
+    worktree = Path(row.worktree) if row.worktree else layout.worktree(task.id)
+    base = row.base_commit or f"origin/{project.manifest.base}"
+    ready = prepare(task, worktree, row.branch, base)
+    if not ready.ok or not task.verify:
+        return ready if not ready.ok else passed(ready, None)
+    verifyjob.start(layout, task.id, row.attempts, ready, task.verify, worktree,
+                    project.manifest.verify_timeout_minutes,
+                    layout.heartbeat_hook if project.manifest.hook else None)
+    project.store.note(task.id, f"verifying {ready.sha[:8]} with `{task.verify}` in the background")
+    return None
 
 
 def retry(project: Project) -> list[str]:

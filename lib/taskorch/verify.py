@@ -29,10 +29,28 @@ class Result:
     reason: str
     output: str = ""  # the tail of a failed verify command
     sha: str | None = None  # the verified commit: what delivery pushes and merges
+    note: str = ""  # what a pass adds after the reason: the sha delivered, leftovers, losses
 
 
 def check(task: Task, worktree: Path, branch: str, base_commit: str,
           timeout_minutes: float) -> Result:
+    """The whole check, the verify command included, here and now."""
+    ready = prepare(task, worktree, branch, base_commit)
+    if not ready.ok:
+        return ready
+    failed = run_verify(task.verify, worktree, timeout_minutes) if task.verify else None
+    return failed or passed(ready, task.verify)
+
+
+def passed(ready: Result, command: str | None) -> Result:
+    """The Result of a prepared commit whose verify command (if any) passed."""
+    checked = f", verify `{command}` passed" if command else ""
+    return Result(True, f"{ready.reason}{checked}; {ready.note}", sha=ready.sha)
+
+
+def prepare(task: Task, worktree: Path, branch: str, base_commit: str) -> Result:
+    """Everything but the verify command: the branch, leftovers, commits beyond the base. An ok
+    Result names the commit (sha) that the verify command is then run on."""
     if not (worktree / ".git").exists():
         return Result(False, f"its worktree {worktree} is missing")
     problem = onto_branch(worktree, branch)
@@ -48,13 +66,8 @@ def check(task: Task, worktree: Path, branch: str, base_commit: str,
         what = f"its branch lost its work: {lost_note}" if lost else \
             "it finished with no commits beyond its base, so nothing was done"
         return Result(False, "; ".join(filter(None, [what, left.note()])))
-    if task.verify:
-        failed = run_verify(task.verify, worktree, timeout_minutes)
-        if failed:
-            return failed
-    checked = f", verify `{task.verify}` passed" if task.verify else ""
-    reason = f"verified: {commits} commit(s) beyond its base{checked}; delivering {sha[:8]}"
-    return Result(True, "; ".join(filter(None, [reason, left.note(), lost_note])), sha=sha)
+    return Result(True, f"verified: {commits} commit(s) beyond its base", sha=sha,
+                  note="; ".join(filter(None, [f"delivering {sha[:8]}", left.note(), lost_note])))
 
 
 def onto_branch(worktree: Path, branch: str) -> str | None:
