@@ -342,3 +342,20 @@ def test_a_slow_verify_runs_off_the_lock_and_its_result_decides(control, remote,
     go.touch()
     row = beat_until(control, {"error"})
     assert "verify `while" in row["reason"] and "exited 3" in row["reason"]
+
+
+# --- the clock --------------------------------------------------------------------------------
+
+def test_a_retry_time_pushed_far_ahead_by_a_clock_jump_is_due_now(control, remote, tmp_path):
+    # a 2 s backoff stored, then the clock went back three hours: it read as 3 h to wait
+    import sqlite3
+    one_task(control, remote, tmp_path, "import sys\nsys.exit(1)\n", max_attempts=3)
+    row = beat_until(control, {"error", "running"})
+    assert row["attempts"] >= 1
+    ahead = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3 * 3600))
+    db = sqlite3.connect(control.workdir / "state.db")
+    with db:
+        db.execute("UPDATE tasks SET status='error', retry_at=?, attempts=1 WHERE id='a'", (ahead,))
+    db.close()
+    control.doit("heartbeat")
+    assert control.status()["a"]["attempts"] == 2  # restarted now, not in three hours

@@ -38,7 +38,7 @@ def push_early(project: Project) -> list[str]:
 def deliver(project: Project, at: float) -> list[str]:
     rows = project.store.rows("complete", "pr_open", "merged")
     ready = [r for r in rows.values() if r.status == "complete" and r.branch
-             and (epoch(r.retry_at) or 0) <= at]
+             and (not r.retry_at or heal.due(r.retry_at, at))]
     open_ = [r for r in rows.values() if r.status == "pr_open" and r.branch]
     merged = [r for r in rows.values() if r.status == "merged"]
     if not ready and not open_ and not (merged and base_check_due(project, at)):

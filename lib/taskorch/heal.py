@@ -78,8 +78,14 @@ def fail(project: Project, task: Task, row: TaskRow, reason: str, exit: Exit | N
 
 
 def retry_due(project: Project, row: TaskRow, at: float) -> bool:
-    due = epoch(row.retry_at)
-    return row.status == "error" and due is not None and due <= at and budget_left(project, row) > 0
+    return row.status == "error" and due(row.retry_at, at) and budget_left(project, row) > 0
+
+
+def due(when: str | None, at: float) -> bool:
+    """Has a stored due time come? One further ahead than any backoff taskorch sets means the
+    clock went back since it was stored (a 2 s backoff read as 3 h after a jump): due now."""
+    time_ = epoch(when)
+    return time_ is not None and (time_ <= at or time_ - at > BACKOFF_CAP + 60)
 
 
 def restart(project: Project, task: Task, row: TaskRow) -> str:

@@ -185,7 +185,8 @@ def look_at(project: Project, task: Task, row: TaskRow, pane: Pane | None, text:
         except GitError:
             pass  # the next new head is kept; observing must go on
     progressed = fingerprint != row.screen or head != row.head
-    last = at if progressed else (epoch(row.last_progress) or at)
+    # min: a last progress in the future means the clock went back; count from now, not then
+    last = at if progressed else min(epoch(row.last_progress) or at, at)
     nudged = None if progressed else epoch(row.nudged_at)
     fields: dict = {"screen": fingerprint, "says": says, "head": head,
                     "last_progress": stamp(last), "nudged_at": row.nudged_at if nudged else None}
