@@ -359,3 +359,17 @@ def test_a_retry_time_pushed_far_ahead_by_a_clock_jump_is_due_now(control, remot
     db.close()
     control.doit("heartbeat")
     assert control.status()["a"]["attempts"] == 2  # restarted now, not in three hours
+
+
+def test_a_stale_index_lock_shows_in_status_not_only_in_the_heartbeat_log(control, remote,
+                                                                        tmp_path):
+    one_task(control, remote, tmp_path, "open('a.txt', 'w').write('left uncommitted\\n')\n")
+    exited(control)
+    worktree = control.workdir / "worktrees" / "a"
+    gitdir = Path(git(worktree, "rev-parse", "--absolute-git-dir"))
+    (gitdir / "index.lock").write_text("")  # a git that was killed mid-write
+    control.doit("heartbeat")
+    row = control.status()["a"]
+    assert row["status"] == "running" and "index.lock" in row["reason"]
+    (gitdir / "index.lock").unlink()
+    assert beat_until(control, DONE)["status"] in DONE

@@ -231,7 +231,16 @@ def act(project: Project, look: Look) -> list[str]:
     try:
         return heal_one(project, task, row, verdict, look)
     except (*LAUNCH_ERRORS, LaunchError, GitError) as exc:
-        return [f"{task.id}: heartbeat could not act on '{verdict.reason}': {exc}"]
+        return [wedged(project, row, f"heartbeat could not act on '{verdict.reason}': {exc}")]
+
+
+def wedged(project: Project, row: TaskRow, why: str) -> str:
+    """A task the heartbeat cannot act on keeps its state, but its reason (what `doit status`
+    shows) says why, not only the heartbeat's log: a stale index.lock, a deleted .git file."""
+    reason = f"{why}; tried again each tick"
+    if row.reason != reason:
+        project.store.update({row.id: {"reason": reason}})
+    return f"{row.id}: {why}"
 
 
 def heal_one(project: Project, task: Task, row: TaskRow, verdict: Verdict, look: Look) -> list[str]:
