@@ -233,3 +233,32 @@ def test_a_clone_says_what_it_is_doing_and_how_long_it_took(control, remote):
     assert re.search(rf"cloning {re.escape(str(remote))} into .*repo \(once\)", said)
     assert re.search(r"cloned in \d+ s", said)
     assert "cloning" not in control.doit("launch").stderr  # once
+
+
+def test_status_rows_fit_a_100_column_terminal(control):
+    long_title = "Reject configuration paths that point outside of the project directory tree"
+    control.write(manifest([[{"id": f"task{i}", "issue": 1000 + i, "title": long_title,
+                              "files": [f"src/{i}.py"], "dependsOn": [f"task{i - 1}"] if i else []}
+                             for i in range(3)]]))
+    control.doit("launch")
+    import fcntl
+    import struct
+    import termios
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    proc = subprocess.Popen([sys.executable, "-m", "doit", "status"], cwd=control.path,
+                            stdin=subprocess.DEVNULL, stdout=follower, stderr=follower,
+                            env={**env, "PYTHONDONTWRITEBYTECODE": "1"})
+    os.close(follower)
+    seen = bytearray()
+    try:
+        proc.wait(timeout=60)
+        drain(leader, seen)
+    finally:
+        os.close(leader)
+    lines = seen.decode(errors="replace").replace("\r", "").splitlines()
+    assert any(line.startswith("task1") for line in lines), lines
+    assert all(len(line) <= 100 for line in lines), [len(line) for line in lines]
+    piped = control.doit("status").stdout  # a script reading it gets whole reasons
+    assert any(len(line) > 100 for line in piped.splitlines())

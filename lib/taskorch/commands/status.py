@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
+import sys
 import time
 from typing import Any, Callable
 
@@ -15,7 +17,10 @@ from taskorch.state import epoch, stamp
 from taskorch.terminal import echo, out
 from taskorch.project import Project, View, tally
 
-COLUMNS = ("id", "phase", "state", "attempt", "branch", "session", "age", "active", "why")
+# The session is left out (`doit status --task ID` shows it; `doit attach ID` takes the id), and
+# branches are cut: a row must fit a terminal of 100 columns before its reason.
+COLUMNS = ("id", "phase", "state", "try", "branch", "age", "active", "why")
+BRANCH_WIDTH = 28
 LONG_HELD = 60  # seconds: a tick takes about one; a lock held longer is worth naming
 OVERDUE = 60    # seconds: a retry this late means no heartbeat ran when it fell due
 
@@ -95,17 +100,31 @@ def as_table(project: Project, views: dict[str, View]) -> str:
     m = project.manifest
     rows = [COLUMNS] + [(
         t.id, str(t.phase + 1), views[t.id].status, str(views[t.id].row.attempts),
-        views[t.id].row.branch or "-", views[t.id].row.session or "-",
-        age(views[t.id].row.updated_at),
+        cut(views[t.id].row.branch or "-", BRANCH_WIDTH), age(views[t.id].row.updated_at),
         age(views[t.id].row.last_progress) if views[t.id].status in ("running", "stuck") else "-",
         views[t.id].reason.replace("\n", " ") or "-",
     ) for t in m.tasks]
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)) + "  " + r[-1] for r in rows]
+    width = terminal_width()
+    lines = [cut("  ".join(cell.ljust(w) for cell, w in zip(r, widths)) + "  " + r[-1], width)
+             for r in rows]
     summary = tally(view.status for view in views.values())
     phases = "  ".join(f"{p + 1}={phase.name}" for p, phase in enumerate(m.phases))
     return "\n".join(lines + ["", f"{len(m.tasks)} tasks: {summary}", f"phases: {phases}",
                               health_line(health(project))])
+
+
+def terminal_width() -> int | None:
+    """The terminal's width when a person reads the table; None (no cutting) in a pipe, where a
+    script wants whole reasons."""
+    if not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def cut(text: str, width: int | None) -> str:
+    """`text` cut to `width` with an ellipsis: rows are truncated, never wrapped."""
+    return text if width is None or len(text) <= width else text[:max(width - 1, 1)] + "…"
 
 
 def one_task(project: Project, views: dict[str, View], task_id: str, log_lines: int = 20) -> str:
