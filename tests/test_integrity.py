@@ -373,3 +373,16 @@ def test_a_stale_index_lock_shows_in_status_not_only_in_the_heartbeat_log(contro
     assert row["status"] == "running" and "index.lock" in row["reason"]
     (gitdir / "index.lock").unlink()
     assert beat_until(control, DONE)["status"] in DONE
+
+
+def test_commits_outside_the_declared_files_are_reported_in_status_and_the_pr(control, remote,
+                                                                            tmp_path):
+    one_task(control, remote, tmp_path, "import subprocess\n"
+             "open('a.txt', 'w').write('mine\\n')\n"
+             "open('setup.cfg', 'w').write('not declared\\n')\n"
+             "subprocess.run(['git', 'add', '-A'], check=True)\n"
+             "subprocess.run(['git', '-c', 'user.name=x', '-c', 'user.email=x@x', 'commit', '-qm', 'w'], check=True)\n")
+    row = beat_until(control, {"pr_open"})
+    assert "changed files outside its declared files: setup.cfg" in \
+        control.doit("status", "--task", "a").stdout
+    assert row["status"] == "pr_open"

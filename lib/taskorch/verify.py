@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from taskorch import git, leftovers, seen
+from taskorch import git, leftovers, overlap, seen
 from taskorch.manifest import Task
 from taskorch.screen import clean
 
@@ -67,7 +67,23 @@ def prepare(task: Task, worktree: Path, branch: str, base_commit: str) -> Result
             "it finished with no commits beyond its base, so nothing was done"
         return Result(False, "; ".join(filter(None, [what, left.note()])))
     return Result(True, f"verified: {commits} commit(s) beyond its base", sha=sha,
-                  note="; ".join(filter(None, [f"delivering {sha[:8]}", left.note(), lost_note])))
+                  note="; ".join(filter(None, [f"delivering {sha[:8]}", left.note(), lost_note,
+                                               outside_note(task, worktree, base_commit, sha)])))
+
+
+def outside_note(task: Task, worktree: Path, base_commit: str, sha: str) -> str:
+    """Files the task's commits change beyond its declared `files`: allowed, but said (in the
+    reason, and so in `doit status` and the pull request), since same-file ordering did not
+    cover them."""
+    if not task.files:
+        return ""
+    changed = git.run("diff", "--name-only", base_commit, sha, cwd=worktree).splitlines()
+    outside = [path for path in changed
+               if not any(overlap.overlaps(path, entry) for entry in task.files)]
+    if not outside:
+        return ""
+    more = f" and {len(outside) - 5} more" if len(outside) > 5 else ""
+    return f"changed files outside its declared files: {', '.join(outside[:5])}{more}"
 
 
 def onto_branch(worktree: Path, branch: str) -> str | None:
