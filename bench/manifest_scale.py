@@ -22,7 +22,6 @@ import io
 import os
 import platform
 import pstats
-import random
 import shutil
 import statistics
 import subprocess
@@ -34,35 +33,26 @@ from typing import Any
 
 import yaml
 
+import workload  # bench/workload.py: the shared synthetic backlog
+
 ROOT = Path(__file__).resolve().parent.parent
-DIRS = ("src/api", "src/core", "src/core/storage", "src/ui", "tests", "docs")
 PHASES = 5
 
 
 def manifest(n: int, seed: int = 1) -> dict[str, Any]:
-    rng = random.Random(f"{seed}:{n}")
-    pool = [f"{rng.choice(DIRS)}/mod{i}.py" for i in range(max(3, n // 3))]
-    weights = [1 / (rank + 2) for rank in range(len(pool))]
-    sizes = [n // PHASES + (p < n % PHASES) for p in range(PHASES)]
-    phases, ids = [], []
-    for p, size in enumerate(sizes):
-        tasks = []
-        for i in range(size):
-            task_id = f"t{len(ids) + 1}"
-            files: list[str] = []
-            for f in rng.choices(pool, weights, k=rng.randint(1, 3)):
-                files += [f] if f not in files else []
-            task: dict[str, Any] = {"id": task_id, "issue": len(ids) + 1,
-                                    "title": f"Change {files[0]}", "files": files}
-            deps = rng.sample(ids[-200:], min(len(ids), rng.randint(0, 2)))
+    """The shared backlog (workload.py) with nothing to run: t1 is stuck with no session, the
+    rest of phase 1 waits for it, and phases 2-5 wait behind phase 1's gate."""
+    phases = []
+    for p, tasks in enumerate(workload.phases(n, PHASES, seed, window=200)):
+        for i, task in enumerate(tasks):
+            deps = task.pop("dependsOn", [])
             if p == 0 and i == 0:
                 task["status"] = "stuck"  # no session: a person decides
+                deps = []
             elif p == 0 and "t1" not in deps:
-                deps.append("t1")  # so all of phase 1 waits for it, and phases 2-5 for phase 1
+                deps.append("t1")
             if deps:
                 task["dependsOn"] = deps
-            tasks.append(task)
-            ids.append(task_id)
         phases.append({"name": f"Phase {p + 1}", "tasks": tasks})
     return {"project": f"scale-{n}", "repo": "demo", "agent": "demo", "max_parallel": 10,
             "hook": False, "phases": phases}

@@ -13,7 +13,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import random
 import shutil
 import statistics
 import subprocess
@@ -24,36 +23,21 @@ from typing import Any, Callable
 
 import yaml
 
+import workload  # bench/workload.py: the shared synthetic backlog
+
 ROOT = Path(__file__).resolve().parent.parent  # /work/main: dodo.py and prompts/ come from here
 MAX_PARALLEL = 10
-DIRS = ("src/api", "src/core", "src/core/storage", "src/ui", "tests", "docs")
 
 
 def manifest(n: int, phases: int, seed: int) -> dict[str, Any]:
-    """N tasks over `phases` phases; 1-3 Zipf-skewed files from a pool of ~N/3; 0-2 dependsOn."""
-    rng = random.Random(f"{seed}:{n}")
-    pool = [f"{rng.choice(DIRS)}/mod{i}.py" for i in range(max(3, n // 3))]
-    weights = [1 / (rank + 2) for rank in range(len(pool))]  # Zipf-like: a few hot files
-    sizes = [n // phases + (p < n % phases) for p in range(phases)]
-    out, ids = [], []
-    for p, size in enumerate(sizes):
-        tasks = []
-        for i in range(size):
-            task_id = f"t{len(ids) + 1}"
-            files: list[str] = []
-            count = rng.randint(1, 3)
-            while len(files) < count:
-                f = rng.choices(pool, weights)[0]
-                files += [f] if f not in files else []
-            task: dict[str, Any] = {"id": task_id, "issue": len(ids) + 1,
-                                    "title": f"Change {files[0]}", "files": files}
-            deps = rng.sample(ids, min(len(ids), rng.randint(0, 2)))
+    """The shared backlog (workload.py); the first MAX_PARALLEL tasks run, so launch has
+    nothing to start and plan and launch cost what the manifest costs."""
+    out = []
+    for p, tasks in enumerate(workload.phases(n, phases, seed)):
+        for i, task in enumerate(tasks):
             if p == 0 and i < MAX_PARALLEL:
+                task.pop("dependsOn", None)
                 task["status"] = "running"  # takes a slot: launch has nothing to start
-            elif deps:
-                task["dependsOn"] = deps
-            tasks.append(task)
-            ids.append(task_id)
         out.append({"name": f"Phase {p + 1}", "tasks": tasks})
     return {"project": f"bench-{n}", "repo": "demo", "agent": "demo",
             "max_parallel": MAX_PARALLEL, "phases": out}
