@@ -131,23 +131,28 @@ def unknown_placeholders(element: str) -> list[str]:
 
 
 def profile_from_manifest(name: str, raw: dict[str, Any]) -> AgentProfile:
-    """Build a user profile from an already validated `agents.<name>` mapping."""
+    """Build a user profile from an already validated `agents.<name>` mapping: its keys, else
+    those of the built-in it extends, else the schema's defaults (schema.AGENT, schema.ANSWER)."""
+    from taskorch import schema  # imported here: schema.py reads KEYS and BUILTIN from this module
+
+    keys = [key for key in schema.AGENT if key != "extends"]
     base = BUILTIN.get(raw.get("extends", ""), None)
-    defaults: dict[str, Any] = {} if base is None else {
-        k: getattr(base, k) for k in ("command", "model_args", "stdin", "interactive", "waiting",
-                                      "idle", "error", "env", "answers")}
-    merged = {**defaults, **{k: v for k, v in raw.items() if k != "extends"}}
+    inherited = {} if base is None else {key: getattr(base, key) for key in keys}
+    merged = {**schema.defaults("agent"), **inherited,
+              **{k: v for k, v in raw.items() if k != "extends"}}
+    answer = schema.defaults("answer")
     return AgentProfile(
         name=name,
         command=tuple(merged["command"]),
-        model_args=tuple(merged.get("model_args", ())),
-        stdin=bool(merged.get("stdin", False)),
-        interactive=bool(merged.get("interactive", False)),
-        waiting=tuple(merged.get("waiting", ())),
-        idle=tuple(merged.get("idle", ())),
-        error=tuple(merged.get("error", ())),
-        env=dict(merged.get("env", {})),
+        model_args=tuple(merged["model_args"]),
+        stdin=bool(merged["stdin"]),
+        interactive=bool(merged["interactive"]),
+        waiting=tuple(merged["waiting"]),
+        idle=tuple(merged["idle"]),
+        error=tuple(merged["error"]),
+        env=dict(merged["env"]),
         answers=tuple(a if isinstance(a, Answer) else
-                      Answer(a["match"], a.get("send", ""), tuple(a.get("keys", ["Enter"])))
-                      for a in merged.get("answers", ())),
+                      Answer(a["match"], a.get("send", answer["send"]),
+                             tuple(a.get("keys", answer["keys"])))
+                      for a in merged["answers"]),
     )

@@ -1,8 +1,10 @@
 """Load and validate `orchestrator.yaml` into typed objects.
 
-The schema is the task-orchestrator skill's JSON manifest plus taskorch's own keys. Every problem
-is collected before anything runs, and each is one line: `file:LINE: path.to.field: what is wrong
-and how to fix it`. The YAML is the user's: nothing here writes it.
+The schema is the task-orchestrator skill's JSON manifest plus taskorch's own keys, declared once
+in schema.py (each key's check, default, hint and help); this module applies it and adds the
+checks that look at more than one value (ids, dependencies, branches, agents, prompts). Every
+problem is collected before anything runs, and each is one line: `file:LINE: path.to.field: what
+is wrong and how to fix it`. The YAML is the user's: nothing here writes it.
 """
 
 from __future__ import annotations
@@ -13,29 +15,28 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from taskorch import agents as agent_profiles
+from taskorch import schema
 from taskorch.lifecycle import State
+from taskorch.schema import _kind
 from taskorch.yamlsource import FieldPath, Source, display_name, parse
 
 # The skill's eight, and `skipped`: done by a person's word (`doit skip`), so dependents start,
 # with nothing verified and so nothing delivered. The lifecycle (lifecycle.py) moves between them.
 STATES = tuple(state.value for state in State)
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
-DEFAULT_WORKDIR = ".orchestrator"
-DEFAULT_AGENT = "codex"
-DEFAULT_MAX_PARALLEL = 4
+ID_PATTERN = schema.ID_PATTERN
+_TOP = {f.attribute: f.default for f in schema.TOP.values()}
+_TASK = {f.attribute: f.default for f in schema.TASK.values()}
+DEFAULT_WORKDIR: str = _TOP["workdir"]
+DEFAULT_AGENT: str = _TOP["agent"]
+DEFAULT_MAX_PARALLEL: int = _TOP["max_parallel"]
 # difflib compares a name with every id (about 5 us each), so a hint for each of thousands of
 # unknown ids would make loading quadratic; past this many comparisons the errors still come,
 # without "did you mean".
 HINT_COMPARISONS = 200_000
-HEARTBEAT_DEFAULTS = {"stall_minutes": 20, "max_attempts": 3, "retry_backoff_seconds": 10,
-                      "verify_timeout_minutes": 30, "hook": True}
-DELIVERY_DEFAULTS = {"forge": "git", "gate": "complete", "merge": "manual", "push": "done",
-                     "cleanup": "manual"}
-RUNTIME_FIELDS = ("status", "worktree", "tmuxSession", "startedAt", "lastProgress",
-                  "completedAt", "prNumber")
+RUNTIME_FIELDS = schema.runtime_fields()
 
 
 class ManifestError(Exception):
@@ -52,14 +53,14 @@ class Task:
     index: int  # position in the manifest, across phases
     phase: int  # index into Manifest.phases
     title: str
-    issue: int | None = None
-    body: str = ""
-    files: tuple[str, ...] = ()
-    depends_on: tuple[str, ...] = ()
-    agent: str | None = None
-    model: str | None = None
-    prompt: str | None = None
-    verify: str | None = None
+    issue: int | None = _TASK["issue"]
+    body: str = _TASK["body"]
+    files: tuple[str, ...] = tuple(_TASK["files"])
+    depends_on: tuple[str, ...] = tuple(_TASK["depends_on"])
+    agent: str | None = _TASK["agent"]
+    model: str | None = _TASK["model"]
+    prompt: str | None = _TASK["prompt"]
+    verify: str | None = _TASK["verify"]
     runtime: dict[str, Any] = field(default_factory=dict)
     source_path: FieldPath = field(default=(), compare=False, repr=False)
 
@@ -77,26 +78,27 @@ class Manifest:
     repo: str
     workdir: Path
     phases: tuple[Phase, ...]
-    base: str = "main"
-    agent: str = DEFAULT_AGENT
+    # Each key's meaning and default: schema.TOP.
+    base: str = _TOP["base"]
+    agent: str = _TOP["agent"]
     agents: dict[str, agent_profiles.AgentProfile] = field(default_factory=dict)
-    model: str | None = None
-    model_tier: str | None = None
-    max_parallel: int = DEFAULT_MAX_PARALLEL
-    same_file: str = "serialize"
-    socket: str | None = None
-    created: str | None = None
-    stall_minutes: float = HEARTBEAT_DEFAULTS["stall_minutes"]
-    max_attempts: int = HEARTBEAT_DEFAULTS["max_attempts"]
-    retry_backoff_seconds: float = HEARTBEAT_DEFAULTS["retry_backoff_seconds"]
-    verify_timeout_minutes: float = HEARTBEAT_DEFAULTS["verify_timeout_minutes"]
-    hook: bool = True
-    forge: str = "git"
-    gate: str = "complete"    # when a dependent may start: its predecessors complete, or merged
-    merge: str = "manual"     # auto: taskorch merges delivered work into base itself
-    push: str = "done"        # early: also push running tasks' new commits, so none is lost
-    cleanup: str = "manual"   # on-merge: the heartbeat removes merged tasks' worktrees itself
-    labels: dict[str, str] = field(default_factory=dict)  # issue label -> phase, for doit import
+    model: str | None = _TOP["model"]
+    model_tier: str | None = _TOP["model_tier"]
+    max_parallel: int = _TOP["max_parallel"]
+    same_file: str = _TOP["same_file"]
+    socket: str | None = _TOP["socket"]
+    created: str | None = _TOP["created"]
+    stall_minutes: float = _TOP["stall_minutes"]
+    max_attempts: int = _TOP["max_attempts"]
+    retry_backoff_seconds: float = _TOP["retry_backoff_seconds"]
+    verify_timeout_minutes: float = _TOP["verify_timeout_minutes"]
+    hook: bool = _TOP["hook"]
+    forge: str = _TOP["forge"]
+    gate: str = _TOP["gate"]
+    merge: str = _TOP["merge"]
+    push: str = _TOP["push"]
+    cleanup: str = _TOP["cleanup"]
+    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -125,201 +127,30 @@ class Manifest:
 
 
 # ---------------------------------------------------------------------------------------------
-# Field checks: each returns None when the value is fine, else the end of an error sentence.
+# Field checks: schema.py holds every key with its check, hint and default; these are its tables.
 
-Check = Callable[[Any], "str | None"]
-
-
-def _yaml(value: Any) -> str:
-    """A value as YAML spells it: true, null, 'text'."""
-    if value is None or isinstance(value, bool):
-        return {None: "null", True: "true", False: "false"}[value]
-    return repr(value)
-
-
-def _as_list_hint(value: str) -> str:
-    parts = [p.strip() for p in value.split(",")] if "," in value else value.split()
-    return "[" + ", ".join(repr(p) for p in parts if p) + "]"
-
-
-def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "true/false",
-            int: "a number", float: "a number", type(None): "null"}.get(type(value), "a value")
-
-
-def is_str(value: Any) -> str | None:
-    if isinstance(value, str):
-        return None
-    if value is None:
-        return "is empty; give a value"
-    return f"must be a string, not {_kind(value)}; quote it"
-
-
-def is_nonempty_str(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return None
-    return is_str(value) or "must not be empty; give a value"
-
-
-def is_name(value: Any) -> str | None:
-    """A string that becomes a path, a ref or an argument: no NUL byte can pass there."""
-    if isinstance(value, str) and "\0" in value:
-        return "contains a NUL byte; remove it"
-    return is_nonempty_str(value)
-
-
-def is_opt_name(value: Any) -> str | None:
-    return None if value is None else is_name(value)
-
-
-def is_opt_str(value: Any) -> str | None:
-    return None if value is None else is_str(value)
-
-
-def is_bool(value: Any) -> str | None:
-    return None if isinstance(value, bool) else f"must be true or false, not {_kind(value)}"
-
-
-def is_positive_int(value: Any) -> str | None:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
-        return None
-    return f"must be a whole number of 1 or more, not {_yaml(value)}"
-
-
-def is_opt_positive_int(value: Any) -> str | None:
-    return None if value is None else is_positive_int(value)
-
-
-def is_positive_number(value: Any) -> str | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return None
-    return f"must be a number above 0, not {_yaml(value)}"
-
-
-def is_number(value: Any) -> str | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-        return None
-    return f"must be a number of 0 or more, not {_yaml(value)}"
-
-
-def is_answer_list(value: Any) -> str | None:
-    """[{match: regex, send: text, keys: [Enter]}]: what an agent may be answered, and how."""
-    if not isinstance(value, list):
-        return f"must be a list of {{match, send, keys}} mappings, not {_kind(value)}"
-    for i, answer in enumerate(value):
-        if not isinstance(answer, dict) or not isinstance(answer.get("match"), str):
-            return f"entry {i} must be a mapping with a 'match' regular expression"
-        unknown = set(answer) - {"match", "send", "keys"}
-        if unknown:
-            return f"entry {i} has unknown key '{sorted(unknown)[0]}'; use match, send, keys"
-        try:
-            re.compile(answer["match"])
-        except re.error as exc:
-            return f"entry {i}: {answer['match']!r} is not a valid regular expression ({exc})"
-        if not isinstance(answer.get("send", ""), str):
-            return f"entry {i}: 'send' must be text"
-        bad = [k for k in answer.get("keys", []) if k not in agent_profiles.KEYS]
-        if not isinstance(answer.get("keys", []), list) or bad:
-            return (f"entry {i}: 'keys' must be a list of key names from "
-                    f"{', '.join(agent_profiles.KEYS)}")
-    return None
-
-
-def is_str_list(value: Any) -> str | None:
-    """Lists are checked entry by entry in check_fields, so each bad entry gets its own path."""
-    if isinstance(value, list):
-        return None
-    if isinstance(value, str):
-        return f"must be a list of strings; write {_as_list_hint(value)}"
-    return f"must be a list of strings, not {_kind(value)}"
-
-
-def is_regex_list(value: Any) -> str | None:
-    problem = is_str_list(value)
-    if problem or not all(isinstance(p, str) for p in value):
-        return problem
-    for pattern in value:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            return f"pattern {pattern!r} is not a valid regular expression ({exc})"
-    return None
-
-
-def is_str_map(value: Any) -> str | None:
-    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
-        return None
-    return "must be a mapping of names to strings"
-
-
-def one_of(*choices: str) -> Check:
-    def check(value: Any) -> str | None:
-        if value in choices:
-            return None
-        return f"must be one of {', '.join(choices)}, not {_yaml(value)}"
-    return check
-
-
-def is_state(value: Any) -> str | None:
-    return None if value is None else one_of(*STATES)(value)
-
-
-def is_mapping(value: Any) -> str | None:
-    return None if isinstance(value, dict) else f"must be a mapping, not {_kind(value)}"
-
-
-def is_list(value: Any) -> str | None:
-    return None if isinstance(value, list) else f"must be a list, not {_kind(value)}"
-
-
-TOP_FIELDS: dict[str, Check] = {
-    "project": is_nonempty_str, "repo": is_name, "workdir": is_name,
-    "created": is_opt_str, "model": is_opt_name, "modelTier": is_opt_str, "socket": is_opt_name,
-    "base": is_name, "agent": is_nonempty_str, "agents": is_mapping,
-    "max_parallel": is_positive_int, "sameFile": one_of("serialize", "allow"),
-    "phases": is_list, "stall_minutes": is_positive_number, "max_attempts": is_positive_int,
-    "retry_backoff_seconds": is_number, "verify_timeout_minutes": is_positive_number,
-    "hook": is_bool, "forge": one_of("git", "github"), "gate": one_of("complete", "merged"),
-    "merge": one_of("manual", "auto"), "push": one_of("done", "early"),
-    "cleanup": one_of("manual", "on-merge"), "labels": is_str_map,
-}
-TOP_REQUIRED = ("repo", "phases")
-FIELD_HINTS = {"repo": "owner/name, a git URL, a local path or demo",
-               "workdir": "a directory path", "id": "a short id such as t1"}
-PHASE_FIELDS: dict[str, Check] = {"name": is_nonempty_str, "tasks": is_list}
-TASK_FIELDS: dict[str, Check] = {
-    "id": is_str, "issue": is_opt_positive_int, "title": is_str, "files": is_str_list,
-    "dependsOn": is_str_list, "body": is_str, "description": is_str, "agent": is_nonempty_str,
-    "model": is_opt_name, "prompt": is_name, "verify": is_nonempty_str,
-    "status": is_state, "worktree": is_opt_str, "tmuxSession": is_opt_str,
-    "startedAt": is_opt_str, "lastProgress": is_opt_str, "completedAt": is_opt_str,
-    "prNumber": is_opt_positive_int,
-}
-LIST_CHECKS = (is_str_list, is_regex_list)
-AGENT_FIELDS: dict[str, Check] = {
-    "command": is_str_list, "extends": one_of(*agent_profiles.BUILTIN), "model_args": is_str_list,
-    "stdin": is_bool, "interactive": is_bool, "waiting": is_regex_list, "idle": is_regex_list,
-    "error": is_regex_list, "env": is_str_map, "answers": is_answer_list,
-}
+TOP_FIELDS = schema.TOP
+PHASE_FIELDS = schema.PHASE
+TASK_FIELDS = schema.TASK
+AGENT_FIELDS = schema.AGENT
 
 
 def check_fields(source: Source, path: FieldPath, value: dict[str, Any],
-                 fields: dict[str, Check], required: tuple[str, ...] = ()) -> bool:
-    """Check a mapping against its fields; True when every key is known and well typed."""
+                 fields: dict[str, schema.Field], required: tuple[str, ...] = ()) -> bool:
+    """Check a mapping against its level's fields; True when every key is known and well typed."""
     ok = True
     for key, item in value.items():
-        check = fields.get(key)
-        if check is None:
+        known = fields.get(key)
+        if known is None:
             close = difflib.get_close_matches(key, fields, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(fields)}"
             source.error(path + (key,), f"unknown key '{key}'; {hint}")
             ok = False
-        elif (problem := check(item)) is not None:
-            hint = FIELD_HINTS.get(key)
-            source.error(path + (key,), problem.replace("give a value", f"give {hint}")
-                         if hint else problem)
+        elif (problem := known.kind.check(item)) is not None:
+            source.error(path + (key,), problem.replace("give a value", f"give {known.hint}")
+                         if known.hint else problem)
             ok = False
-        elif check in LIST_CHECKS:
+        elif known.kind.entries:
             for i, entry in enumerate(item):
                 if not isinstance(entry, str):
                     source.error(path + (key, i), f"must be a string, not {_kind(entry)}; quote it")
@@ -355,7 +186,7 @@ def load_text(text: str, path: Path) -> Manifest:
     if not isinstance(data, dict):
         source.error((), f"the manifest must be a mapping with 'repo' and 'phases', not {_kind(data)}")
         raise ManifestError(source.errors)
-    check_fields(source, (), data, TOP_FIELDS, TOP_REQUIRED)
+    check_fields(source, (), data, TOP_FIELDS, schema.required("top"))
     profiles = _agents(source, data.get("agents"))
     phases = _phases(source, data.get("phases"))
     _check_agents(source, data, phases, profiles)
@@ -364,26 +195,18 @@ def load_text(text: str, path: Path) -> Manifest:
     if source.errors:
         raise ManifestError(source.errors)
     root = path.parent
-    return Manifest(
+    # Every key as written or its schema default; then the ones built from more than their value.
+    values = {f.attribute: data.get(f.name, f.default) for f in schema.TOP.values()}
+    values.update(
         path=path.resolve(),
         project=data.get("project") or root.resolve().name,
-        repo=data["repo"],
-        workdir=(root / data.get("workdir", DEFAULT_WORKDIR)).resolve(),
+        workdir=(root / values["workdir"]).resolve(),
         phases=tuple(phases),
-        base=data.get("base", "main"),
-        agent=data.get("agent", DEFAULT_AGENT),
         agents=profiles,
-        model=data.get("model"),
-        model_tier=data.get("modelTier"),
-        max_parallel=data.get("max_parallel", DEFAULT_MAX_PARALLEL),
-        same_file=data.get("sameFile", "serialize"),
-        socket=data.get("socket"),
-        created=data.get("created"),
-        **{key: data.get(key, default) for key, default in HEARTBEAT_DEFAULTS.items()},
-        **{key: data.get(key, default) for key, default in
-           {**DELIVERY_DEFAULTS, "forge": default_forge(data["repo"])}.items()},
-        labels={k.lower(): v for k, v in data.get("labels", {}).items()},
+        forge=data.get("forge") or default_forge(data["repo"]),
+        labels={k.lower(): v for k, v in values["labels"].items()},
     )
+    return Manifest(**values)
 
 
 def default_forge(repo: str) -> str:
@@ -401,8 +224,7 @@ def _agents(source: Source, raw: Any) -> dict[str, agent_profiles.AgentProfile]:
         if not isinstance(spec, dict):
             source.error(path, "must be a mapping with at least 'command: [program, args...]'")
             continue
-        required = () if "extends" in spec else ("command",)
-        if not check_fields(source, path, spec, AGENT_FIELDS, required):
+        if not check_fields(source, path, spec, AGENT_FIELDS, schema.required("agent", spec)):
             continue
         command = spec.get("command")
         if command is not None and not command:
@@ -431,7 +253,7 @@ def _phases(source: Source, raw: Any) -> list[Phase]:
         if not isinstance(spec, dict):
             source.error(path, f"must be a mapping with 'name' and 'tasks', not {_kind(spec)}")
             continue
-        check_fields(source, path, spec, PHASE_FIELDS, ("tasks",))
+        check_fields(source, path, spec, PHASE_FIELDS, schema.required("phase"))
         tasks_raw = spec.get("tasks")
         if isinstance(tasks_raw, list) and not tasks_raw:
             source.error(path + ("tasks",), "is empty; add tasks to this phase or remove it")
@@ -450,7 +272,7 @@ def _task(source: Source, path: FieldPath, spec: Any, index: int, phase: int) ->
     if not isinstance(spec, dict):
         source.error(path, f"must be a mapping with at least 'id', not {_kind(spec)}")
         return None
-    if not check_fields(source, path, spec, TASK_FIELDS, ("id",)):
+    if not check_fields(source, path, spec, TASK_FIELDS, schema.required("task")):
         return None
     task_id = spec["id"]
     if not ID_PATTERN.match(task_id):
@@ -460,7 +282,7 @@ def _task(source: Source, path: FieldPath, spec: Any, index: int, phase: int) ->
     if "body" in spec and "description" in spec:
         source.error(path + ("description",), "give either 'body' or 'description', not both")
     files = []
-    for f, entry in enumerate(spec.get("files", [])):
+    for f, entry in enumerate(spec.get("files", _TASK["files"])):
         normal = _check_file(source, path + ("files", f), entry)
         if normal is not None:
             files.append(normal)
@@ -469,9 +291,9 @@ def _task(source: Source, path: FieldPath, spec: Any, index: int, phase: int) ->
         id=task_id, index=index, phase=phase,
         title=spec.get("title") or (f"Issue #{issue}" if issue else task_id),
         issue=issue,
-        body=spec.get("body", spec.get("description", "")),
+        body=spec.get("body", spec.get("description", _TASK["body"])),
         files=tuple(files),
-        depends_on=tuple(spec.get("dependsOn", [])),
+        depends_on=tuple(spec.get("dependsOn", _TASK["depends_on"])),
         agent=spec.get("agent"), model=spec.get("model"), prompt=spec.get("prompt"),
         verify=spec.get("verify"),
         runtime={k: spec[k] for k in RUNTIME_FIELDS if spec.get(k) is not None},
