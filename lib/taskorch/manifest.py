@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from taskorch import agents as agent_profiles
-from taskorch import schema
+from taskorch import git, schema
 from taskorch.lifecycle import State
 from taskorch.schema import _kind
 from taskorch.yamlsource import FieldPath, Source, display_name, parse
@@ -376,6 +376,7 @@ def _raw_ids(data: dict[str, Any]) -> set[str]:
 def _check_dependencies(source: Source, phases: list[Phase], written: set[str]) -> None:
     """Duplicate ids, unknown or self dependencies, cycles, and dependencies on later phases."""
     by_id = _unique_ids(source, phases)
+    _check_branches(source, by_id)
     _check_references(source, phases, by_id, written)
     if not source.errors:
         cycle = find_cycle({t.id: list(t.depends_on) for t in by_id.values()})
@@ -403,6 +404,21 @@ def _unique_ids(source: Source, phases: list[Phase]) -> dict[str, Task]:
             by_id[task.id] = task
             folded[task.id.lower()] = task
     return by_id
+
+
+def _check_branches(source: Source, by_id: dict[str, Task]) -> None:
+    """Two tasks must not share a branch: the second would launch into the first's worktree and
+    deliver its work as the first's (the same issue and title, or ids and titles that slug alike)."""
+    owners: dict[str, Task] = {}
+    for task in by_id.values():
+        branch = git.branch_name(task.id, task.title, task.issue)
+        first = owners.setdefault(branch, task)
+        if first is not task:
+            titled = task.source_path + ("title",) in source.lines
+            key = "issue" if task.issue else "title" if titled else "id"
+            what = "issue or title" if task.issue else "id or title"
+            source.error(task.source_path + (key,), f"branch {branch} is also task {first.id}'s; "
+                         f"give each task its own {what}")
 
 
 def _check_references(source: Source, phases: list[Phase], by_id: dict[str, Task],
