@@ -36,11 +36,11 @@ def push_early(project: Project) -> list[str]:
 
 
 def deliver(project: Project, at: float) -> list[str]:
-    rows = project.store.rows("complete", "pr_open", "merged")
+    rows = project.store.rows("complete", "pr_open")
     ready = [r for r in rows.values() if r.status == "complete" and r.branch
              and (not r.retry_at or heal.due(r.retry_at, at))]
     open_ = [r for r in rows.values() if r.status == "pr_open" and r.branch]
-    merged = [r for r in rows.values() if r.status == "merged"]
+    merged = project.store.count("merged")  # their rows are read only if the base was rewritten
     if not ready and not open_ and not (merged and base_check_due(project, at)):
         return []
     forge = forge_for(project.manifest.forge, project.layout.clone, project.manifest.base)
@@ -52,7 +52,8 @@ def deliver(project: Project, at: float) -> list[str]:
     for row in open_ + [project.store.get(r.id) for r in ready]:
         if row and row.status == "pr_open":
             lines += check(project, forge, row)
-    lines += watch_base(project, merged)  # last: the base now holds this tick's own merges
+    if project.store.count("merged"):  # this tick's merges count too
+        lines += watch_base(project)  # last: the base now holds this tick's own merges
     return [line for line in lines if line]
 
 
@@ -169,22 +170,23 @@ BASE_CHECK_SECONDS = 300  # with only merged tasks left, how often the base is f
 
 def base_check_due(project: Project, at: float) -> bool:
     try:
-        return at - (project.layout.root / "base-checked").stat().st_mtime >= BASE_CHECK_SECONDS
+        return at - project.layout.base_checked.stat().st_mtime >= BASE_CHECK_SECONDS
     except FileNotFoundError:
         return True
 
 
-def watch_base(project: Project, merged: list[TaskRow]) -> list[str]:
+def watch_base(project: Project) -> list[str]:
     """A force-push to the remote base can drop work that was merged; those tasks must not stay
     `merged`. Only a base that moved other than forward is looked at closely."""
     clone, base = project.layout.clone, project.manifest.base
-    (project.layout.root / "base-checked").touch()
+    project.layout.base_checked.touch()
     head, last = git.branch_head(clone, base, "origin"), git.ref_head(clone, BASE_SEEN)
     if not head or head == last:
         return []
     lines = []
     if last and not git.is_ancestor(clone, last, head):
-        lines = [dropped(project, row, last, head) for row in merged]
+        lines = [dropped(project, row, last, head)
+                 for row in project.store.rows("merged").values()]
     git.run("update-ref", BASE_SEEN, head, cwd=clone)  # after acting: a killed tick looks again
     return [line for line in lines if line]
 

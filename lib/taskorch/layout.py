@@ -60,6 +60,16 @@ class Layout:
         """Touched by a heartbeat that found another one running: run once more."""
         return self.root / "heartbeat.rerun"
 
+    @property
+    def gates_seen(self) -> Path:
+        """The journal position and manifest stamp at which gates were last worked out."""
+        return self.root / "gates.seen"
+
+    @property
+    def base_checked(self) -> Path:
+        """Touched when the remote base was last checked for a force-push (deliver.watch_base)."""
+        return self.root / "base-checked"
+
     def worktree(self, task_id: str) -> Path:
         return self.root / "worktrees" / task_id
 

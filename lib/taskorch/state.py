@@ -7,11 +7,12 @@ rows that do not exist yet; after that the store is the truth.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import shlex
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -77,8 +78,13 @@ def stamp(epoch: float) -> str:
 
 
 def epoch(text: str | None) -> float | None:
+    """Seconds since the epoch of a stamp(); by hand, since strptime took 0.4 s of a 20,000-task
+    `doit status` (once per row)."""
     if not text:
         return None
+    if len(text) == 20 and text[4] == "-" and text[10] == "T" and text[19] == "Z":
+        return float(calendar.timegm((int(text[0:4]), int(text[5:7]), int(text[8:10]),
+                                      int(text[11:13]), int(text[14:16]), int(text[17:19]))))
     return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(
         tzinfo=dt.timezone.utc).timestamp()
 
@@ -111,6 +117,9 @@ class TaskRow:
     pr_base: str | None = None
     checked_base: str | None = None
     verified: str | None = None
+
+
+ROW_FIELDS = tuple(f.name for f in fields(TaskRow))
 
 
 @dataclass(frozen=True)
@@ -220,13 +229,23 @@ class Store:
     def rows(self, *statuses: str) -> dict[str, TaskRow]:
         """Every task's row, or only those in `statuses` (a heartbeat's steps each need a few:
         building every row costs about 16 ms at 1,000 tasks)."""
-        if not statuses:
-            return {r["id"]: TaskRow(**dict(r)) for r in self.db.execute("SELECT * FROM tasks")}
-        query = f"SELECT * FROM tasks WHERE status IN ({', '.join('?' * len(statuses))})"
-        return {r["id"]: TaskRow(**dict(r)) for r in self.db.execute(query, statuses)}
+        # Columns named in TaskRow's order and rows built positionally: a dict per row cost
+        # 0.45 s at 20,000 tasks.
+        query = f"SELECT {', '.join(ROW_FIELDS)} FROM tasks"
+        args: tuple[str, ...] = ()
+        if statuses:
+            query += f" WHERE status IN ({', '.join('?' * len(statuses))})"
+            args = statuses
+        cursor = self.db.cursor()
+        cursor.row_factory = None
+        return {r[0]: TaskRow(*r) for r in cursor.execute(query, args)}
 
     def statuses(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT id, status FROM tasks").fetchall())
+
+    def last_event(self) -> int:
+        """The journal's newest sequence number: every change of state adds one."""
+        return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
 
     def count(self, status: str) -> int:
         return self.db.execute("SELECT COUNT(*) FROM tasks WHERE status = ?", (status,)).fetchone()[0]

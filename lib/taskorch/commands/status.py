@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shutil
 import sys
@@ -28,8 +27,7 @@ OVERDUE = 60    # seconds: a retry this late means no heartbeat ran when it fell
 def age(stamp: str | None) -> str:
     if not stamp:
         return "-"
-    then = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
-    return span((dt.datetime.now(dt.timezone.utc) - then).total_seconds())
+    return span(time.time() - (epoch(stamp) or time.time()))
 
 
 def span(seconds: float) -> str:
