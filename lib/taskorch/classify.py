@@ -29,11 +29,12 @@ class Observation:
     says: str             # what the screen shows: 'waiting:<question>', 'idle' or ''
     steady: bool          # the screen is the same as at the previous look
     idle_seconds: float   # since the last real progress (or the last nudge)
+    alive: bool = False   # no session seen, but the agent's processes still run (runner.alive)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    kind: str  # exited | failed | lost | waiting | idle | stalled | running
+    kind: str  # exited | failed | unseen | lost | waiting | idle | stalled | running
     reason: str
     question: str = ""
 
@@ -56,8 +57,12 @@ def classify(obs: Observation, profile: AgentProfile, stall_seconds: float) -> V
         if obs.exit.code == 0 and obs.exit.signal is None:
             return Verdict("exited", "the agent exited 0")
         return Verdict("failed", f"the agent {obs.exit.describe()}")
+    if obs.pane is None and obs.alive:
+        return Verdict("unseen", "its session cannot be seen, but its agent still runs; left "
+                       "alone (is the tmux socket gone?)")
     if obs.pane is None:
-        return Verdict("lost", "its session is gone (the session or the tmux server ended)")
+        return Verdict("lost", "its session is gone (the session or the tmux server ended, and "
+                       "its agent with them)")
     if obs.pane.dead:
         return Verdict("failed", "the agent exited and tmux did not record its status")
     if obs.says.startswith("waiting:"):

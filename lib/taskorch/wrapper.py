@@ -3,6 +3,11 @@
 tmux never sees the agent's argv or the prompt. The wrapper reads both from files, fills in
 `{prompt}`, runs the agent as a child (argv form, no shell), and records how it ended in an exit
 file, which outlives a dead tmux server.
+
+Before the agent starts, the wrapper records its own process (pid, group, session, start time) in
+`attempt-N.pid` beside the exit file, and puts `TASKORCH_RUN=<work dir key>/<task>/<attempt>`
+into the agent's environment (runners/procs.py): so a session the runner cannot see is not taken
+for an ended agent, and stop finds every process of the attempt, daemons that left the group too.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import sys
 from pathlib import Path
 
 from taskorch.layout import write_atomic
+from taskorch.runners import procs
 
 
 def run(spec: dict) -> int:
@@ -24,6 +30,14 @@ def run(spec: dict) -> int:
         prompt = prompt_file.read_text(encoding="utf-8")
         argv = [element.replace("{prompt}", prompt) for element in argv]
     env = {**os.environ, **spec.get("env", {})}
+    env.pop(procs.MARKER, None)
+    if spec.get("run"):
+        env[procs.MARKER] = spec["run"]
+    if spec.get("exit_file"):  # before the agent starts: nothing of it runs unrecorded
+        try:
+            procs.record(procs.pid_file(Path(spec["exit_file"])), spec.get("run") or "")
+        except OSError as exc:
+            print(f"taskorch: cannot record the agent's process: {exc}", file=sys.stderr)
     stdin = open(prompt_file, "rb") if spec.get("stdin") else None
     try:
         code = subprocess.call(argv, cwd=spec["cwd"], env=env, stdin=stdin)

@@ -1,1 +1,33 @@
-"""Places agents run. Each backend implements `runners.base.Runner`."""
+"""Places agents run. Each backend implements `runners.base.Runner`; `runner_for` picks one.
+
+A registry in the manner of pre-commit's all_languages: a name, and a factory that builds the
+backend from the manifest and the work directory. Only tmux today.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from taskorch.runners.base import Runner, project_key
+
+if TYPE_CHECKING:
+    from taskorch.layout import Layout
+    from taskorch.manifest import Manifest
+
+
+def _tmux(manifest: "Manifest", layout: "Layout", on_exit: Path | None) -> Runner:
+    from taskorch.git import slug
+    from taskorch.runners.tmux import TmuxRunner  # sh is imported only by those who run agents
+    key = project_key(layout.root)
+    return TmuxRunner(f"taskorch-{slug(manifest.project, 20)}-{key}", layout.tmux_conf,
+                      manifest.socket, on_exit=on_exit, key=key, runs=layout.run_dir)
+
+
+RUNNERS: dict[str, Callable[["Manifest", "Layout", Path | None], Runner]] = {"tmux": _tmux}
+
+
+def runner_for(manifest: "Manifest", layout: "Layout", on_exit: Path | None = None,
+               kind: str = "tmux") -> Runner:
+    """The runner for this project; `on_exit` is a script to run whenever an agent exits."""
+    return RUNNERS[kind](manifest, layout, on_exit)

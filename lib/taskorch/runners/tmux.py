@@ -11,11 +11,14 @@ import os
 import re
 import shlex
 import signal
+import stat
 from pathlib import Path
+from typing import Callable
 
 import sh
 
-from taskorch.runners.base import Pane
+from taskorch.runners import procs
+from taskorch.runners.base import Pane, RunnerError, session_prefix
 
 CONFIG = """\
 # Written by taskorch. Read only when this private server starts.
@@ -37,18 +40,27 @@ def config_text(on_exit: Path | None) -> str:
     return CONFIG + f"set-hook -g pane-died \"run-shell -b '{on_exit}'\"\n"
 
 
-class TmuxError(Exception):
+class TmuxError(RunnerError):
     pass
 
 
 def _no_server(exc: TmuxError) -> bool:
-    """tmux's ways of saying there is no server (with or without its socket file)."""
-    return any(text in str(exc) for text in ("no server running", "error connecting"))
+    """tmux's ways of saying there is no server at the socket's path: none ever started, or a
+    stale socket file. A server whose socket file was deleted says the same, so a session
+    missing from the snapshot is checked against the agent's processes (`alive`)."""
+    text = str(exc)
+    return "no server running" in text or ("error connecting" in text and (
+        "No such file or directory" in text or "Connection refused" in text))
 
 
 class TmuxRunner:
     def __init__(self, socket_name: str, config: Path, socket_path: str | None = None,
-                 on_exit: Path | None = None):
+                 on_exit: Path | None = None, key: str = "",
+                 runs: Callable[[str], Path] | None = None):
+        """`key` names this project's sessions (runners.base.session_name): the server may be
+        shared (a manifest's `socket:`), and only they are seen, stopped or killed. `runs` maps
+        a task id to the directory of its wrapper's attempt-N.pid records."""
+        self.key, self.prefix, self.runs = key, session_prefix(key) if key else "", runs
         config.parent.mkdir(parents=True, exist_ok=True)
         text = config_text(on_exit)
         if not config.exists() or config.read_text() != text:
@@ -85,16 +97,32 @@ class TmuxRunner:
         self._run("new-session", "-d", "-s", session, "-c", str(cwd), "-x", "200", "-y", "50",
                   *argv, ";", "pipe-pane", "-o", "-t", f"={session}:", f"cat >> {shlex.quote(str(log))}")
 
+    def owns(self, session: str) -> bool:
+        return session.startswith(self.prefix)
+
+    def _not_a_socket(self) -> TmuxError | None:
+        try:
+            mode = self.socket_file.stat().st_mode
+        except OSError:
+            return None
+        if stat.S_ISSOCK(mode):
+            return None
+        return TmuxError(f"{self.socket_file} is not a socket; tmux cannot be asked")
+
     def snapshot(self) -> dict[str, Pane]:
         try:
             out = self._run("list-panes", "-a", "-F", FORMAT)
         except TmuxError as exc:
             if _no_server(exc):
+                if (wrong := self._not_a_socket()) is not None:
+                    raise wrong from None
                 return {}
             raise
         panes = {}
         for line in out.splitlines():
             name, dead, status, signal, pid, activity = (line.split("\t") + [""] * 6)[:6]
+            if not self.owns(name):
+                continue  # another project's, on a shared server
             panes[name] = Pane(session=name, dead=dead == "1",
                                exit_status=int(status) if status else None,
                                exit_signal=int(signal) if signal else None,
@@ -141,16 +169,66 @@ class TmuxRunner:
             return
         os.kill(pid, signal.SIGCHLD)
 
+    def _task(self, session: str) -> str | None:
+        return session[len(self.prefix):] if self.key and self.owns(session) else None
+
+    def _records(self, tasks: list[str]) -> list[dict]:
+        """The wrappers' attempt-N.pid records of these tasks, every attempt."""
+        if self.runs is None:
+            return []
+        return [r for task in tasks for path in sorted(self.runs(task).glob("attempt-*.pid"))
+                if (r := procs.read(path)) is not None]
+
+    def alive(self, session: str) -> bool:
+        task = self._task(session)
+        return task is not None and procs.alive(self._records([task]))
+
+    def _end(self, records: list[dict], marker: str | None, what: str) -> None:
+        """Every process of the attempts (their groups, and what carries the marker) ends, or
+        RunnerError names what survived SIGKILL."""
+        survivors = procs.end(records, marker)
+        if survivors:
+            raise RunnerError(f"{what}: {procs.describe(survivors)} still running after SIGKILL")
+
     def stop(self, session: str) -> None:
+        """kill-session hangs the pane up; then the attempt's process groups get SIGTERM, and
+        SIGKILL after a grace period, with anything that left them but carries the marker."""
+        failed: TmuxError | None = None
         try:
             self._run("kill-session", "-t", f"={session}")
         except TmuxError as exc:
-            if "can't find session" not in str(exc) and not _no_server(exc):
-                raise
+            gone = ("can't find session", "no current target")  # the latter: no sessions left
+            if not any(text in str(exc) for text in gone) and not _no_server(exc):
+                failed = exc  # end its processes all the same, then say so
+        task = self._task(session)
+        if task is not None:
+            self._end(self._records([task]), f"{self.key}/{task}/", session)
+        if failed is not None:
+            raise failed
 
-    def kill_server(self) -> None:
+    def kill_server(self) -> bool:
         try:
-            self._run("kill-server")
-        except TmuxError:
-            pass
-        self.socket_file.unlink(missing_ok=True)  # tmux 3.3a leaves it behind
+            names = self._run("list-sessions", "-F", "#{session_name}").split()
+        except TmuxError as exc:
+            if not _no_server(exc):
+                raise
+            names = []
+        ours = [name for name in names if self.owns(name)]
+        whole = len(ours) == len(names)  # nobody else's sessions on it
+        if whole:
+            try:
+                self._run("kill-server")
+            except TmuxError:
+                pass
+            if self._not_a_socket() is None:
+                self.socket_file.unlink(missing_ok=True)  # tmux 3.3a leaves it behind
+        elif ours:
+            args: list[str] = []
+            for name in ours:
+                args += ["kill-session", "-t", f"={name}", ";"]
+            self._run(*args[:-1])
+        if self.key and self.runs is not None:
+            root = self.runs("x").parent
+            tasks = [d.name for d in root.iterdir() if d.is_dir()] if root.is_dir() else []
+            self._end(self._records(tasks), f"{self.key}/", "the project's agents")
+        return whole
