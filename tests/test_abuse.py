@@ -436,7 +436,7 @@ def test_a_1mb_title_is_delivered_whole_and_kept_out_of_names(tmp_path):
     text = prompts.render(ROOT / "prompts", "task.md.j2",
                           launch.prompt_context(project, task, branch, 1))
     assert f"# {title}\n" in text and demo_agent.task_spec(text)["title"] == title
-    assert project.session_name(task.id) == "task-big"
+    assert project.session_name(task.id) == f"to-{project.runner.key}-big"
 
 
 # =============================================================================================
@@ -851,7 +851,8 @@ def test_a_nul_in_an_argv_prompt_fails_clearly(control, tmp_path):
         assert_clean_failure(result)
         assert "body" in result.stderr
         return
-    wait_for(lambda: getattr(control.sessions().get("task-n"), "dead", False), what="the agent to end")
+    session = control.project().session_name("n")
+    wait_for(lambda: getattr(control.sessions().get(session), "dead", False), what="the agent to end")
     log = (control.workdir / "logs" / "n.log").read_text(errors="replace")
     assert "Traceback" not in log and "taskorch:" in log
     assert (control.workdir / "runs" / "n" / "attempt-1.exit").exists()

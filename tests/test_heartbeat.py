@@ -39,7 +39,7 @@ def test_an_agent_that_commits_and_exits_0_becomes_complete(control):
     status = beat_until(control, lambda s: s["a"]["status"] in DONE)
     assert "verified: 1 commit(s) beyond its base" in completed_reason(control, "a")
     assert status["a"]["completedAt"]
-    assert "task-a" not in control.sessions()  # its finished session is cleaned up
+    assert control.project().session_name("a") not in control.sessions()  # finished: cleaned up
 
 
 def test_an_allowlisted_question_is_answered_then_the_agent_finishes(control, tmp_path):
@@ -62,7 +62,7 @@ def test_an_unknown_question_makes_the_task_stuck_and_is_never_answered(control,
         control.doit("heartbeat")
     assert control.status()["a"]["status"] == "stuck"
     assert not record.exists(), "an unknown question must never be answered"
-    assert not control.sessions()["task-a"].dead
+    assert not control.sessions()[control.project().session_name("a")].dead
 
 
 def test_a_failure_is_retried_with_the_error_in_the_new_prompt(control):
@@ -134,7 +134,7 @@ def test_an_interactive_agent_idle_at_its_prompt_is_complete(control):
              stall_minutes=5)
     beat_until(control, lambda s: s["a"]["status"] in DONE)
     assert "verified: 1 commit(s)" in completed_reason(control, "a")
-    assert "task-a" not in control.sessions()
+    assert control.project().session_name("a") not in control.sessions()
 
 
 def test_a_busy_lock_is_one_line_and_exit_0(control):

@@ -118,9 +118,10 @@ def test_text_pasted_into_a_live_session_arrives_as_text_not_keys(control, marke
     log = control.workdir / "logs" / "e1.log"
     wait_for(lambda: log.exists() and "echo-agent: ready" in log.read_text(), what="the agent")
     text = " ".join(hostile(marker)).replace("\n", " ")
-    control.project().runner.send("task-e1", text)
+    session = control.project().session_name("e1")
+    control.project().runner.send(session, text)
     wait_for(lambda: sink.exists() and text.encode() in sink.read_bytes(), what="the pasted text")
-    assert control.sessions()["task-e1"].dead is False, "C-c must not have reached the agent as a key"
+    assert control.sessions()[session].dead is False, "C-c must not have reached the agent as a key"
     assert_nothing_ran(marker)
 
 

@@ -306,7 +306,7 @@ def test_a_lost_state_store_adopts_a_running_agent_and_keeps_unmerged_work(contr
     wait_for(lambda: git(clone, "rev-parse", BRANCH) != base, what="the agent's commit")
     lose_state(control)
     row = control.status()["a"]
-    assert row["status"] == "running" and row["session"] == "task-a"
+    assert row["status"] == "running" and row["session"] == control.project().session_name("a")
     control.doit("launch")
     assert control.status()["a"]["attempts"] == 1  # not started a second time
     go.touch()

@@ -46,12 +46,12 @@ def test_launch_starts_exactly_the_open_first_phase_tasks(control, remote):
     assert "a4 waits for a3: dependsOn" in out
     assert "launch: started 3" in out
     sessions = control.sessions()
-    assert set(sessions) == {f"task-{t}" for t in FIRST_WAVE}
+    assert set(sessions) == {control.project().session_name(t) for t in FIRST_WAVE}
     for task_id in FIRST_WAVE:
         row = status[task_id]
         worktree = control.workdir / "worktrees" / task_id
         assert row["worktree"] == str(worktree)
-        assert row["session"] == f"task-{task_id}"
+        assert row["session"] == control.project().session_name(task_id)
         assert row["attempts"] == 1 and row["startedAt"]
         head = subprocess.run(["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=worktree,
                               capture_output=True, text=True, check=True).stdout.strip()
@@ -90,7 +90,7 @@ def test_launch_one_task_says_why_it_cannot(control):
     assert "a2 waits for a1: both touch src/a.py" in result.stdout
     assert control.sessions() == {}
     control.doit("launch:a1")
-    assert set(control.sessions()) == {"task-a1"}
+    assert set(control.sessions()) == {control.project().session_name("a1")}
     again = control.doit("launch:a1").stdout
     assert "a1 is already running" in again
     assert launches(control, "a1") == 1
@@ -124,13 +124,13 @@ def test_a_live_session_is_adopted_not_started_twice(control):
     control.write(manifest([[{"id": "h1", "title": "hang", "files": ["x"]}]],
                            agent="hang", agents={"hang": agent_profile("hang.py")}))
     control.doit("launch")
-    pid = control.sessions()["task-h1"].pid
+    pid = control.sessions()[control.project().session_name("h1")].pid
     db = sqlite3.connect(control.workdir / "state.db")
     with db:
         db.execute("UPDATE tasks SET status = 'pending', attempts = 0 WHERE id = 'h1'")
     out = control.doit("launch").stdout
     assert "adopted its live session" in out
-    assert control.sessions()["task-h1"].pid == pid
+    assert control.sessions()[control.project().session_name("h1")].pid == pid
     assert control.status()["h1"]["status"] == "running"
 
 

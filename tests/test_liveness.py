@@ -117,7 +117,8 @@ def test_a_stuck_task_with_a_live_session_holds_its_slot(control, tmp_path):
         beat(control)
     control.doit("launch")
     assert control.status()["b"]["status"] == "pending"
-    assert "task-b" not in control.sessions() and not control.sessions()["task-a"].dead
+    name = control.project().session_name
+    assert name("b") not in control.sessions() and not control.sessions()[name("a")].dead
     control.doit("stop", "a")  # a person ends it: the slot is free again
     beat_until(control, lambda s: s["b"]["status"] in DONE, what="b launched after a stopped")
 
@@ -143,7 +144,7 @@ def test_a_task_removed_from_the_manifest_frees_its_slot_and_is_reported(control
     assert control.status()["a"]["status"] == "running"
     control.write(manifest([tasks[1:]], **top))
     beat_until(control, lambda s: s["b"]["status"] in DONE, what="b launched once a was removed")
-    assert "task-a" not in control.sessions()
+    assert control.project().session_name("a") not in control.sessions()
     gone = health(control)["notInManifest"]
     assert [(t["id"], t["status"]) for t in gone] == [("a", "stuck")]
     table = control.doit("status").stdout

@@ -23,7 +23,8 @@ def hang_then_wait(control):  # type: ignore[no-untyped-def]
 def test_attach_prints_the_tmux_command(control):
     hang_then_wait(control)
     out = control.doit("attach", "--print", "a").stdout.strip()
-    assert out.startswith("tmux -L taskorch-test-") and out.endswith("attach-session -t =task-a")
+    session = control.project().session_name("a")
+    assert out.startswith("tmux -L taskorch-test-") and out.endswith(f"attach-session -t ={session}")
     missing = control.doit("attach", "b", check=False)
     assert missing.returncode != 0 and "attach: b has no session (it is blocked)" in missing.stderr
     unknown = control.doit("attach", "zz", check=False)
@@ -34,11 +35,12 @@ def test_stop_ends_the_agent_and_leaves_the_task_stuck_until_retry(control):
     hang_then_wait(control)
     out = control.doit("stop", "a").stdout
     assert "a: stopped; `doit retry a` starts it again" in out
-    assert "task-a" not in control.sessions()
+    assert control.project().session_name("a") not in control.sessions()
     control.doit("heartbeat")
     status = control.status()["a"]
     assert status["status"] == "stuck" and "stopped by hand" in status["reason"]
-    assert "task-a" not in control.sessions(), "a stopped task must not be restarted by itself"
+    assert control.project().session_name("a") not in control.sessions(), \
+        "a stopped task must not be restarted by itself"
 
 
 def test_retry_resets_the_budget_and_restarts_now(control):

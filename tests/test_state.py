@@ -91,7 +91,7 @@ def test_launches_killed_at_random_points_never_start_a_task_twice(control):
     status = control.status()
     assert {s["status"] for s in status.values()} == {"running"}
     sessions = control.sessions()
-    assert set(sessions) == {f"task-k{i}" for i in range(6)}
+    assert set(sessions) == {control.project().session_name(f"k{i}") for i in range(6)}
     assert not any(p.dead for p in sessions.values())
     # one agent process per task, however many launches were cut short
     procs = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True).stdout

@@ -105,18 +105,20 @@ def everything(project: Project, force: bool = False) -> list[str]:
         if kept:
             return [f"kept everything: {line}" for line in kept] + [
                 "nothing was removed; --force removes it anyway"]
-    project.runner.kill_server()
+    # Only this project's sessions: a server shared through `socket:` stays for the others.
+    server = ("the tmux server" if project.runner.kill_server()
+              else "this project's tmux sessions (the shared server runs on for other projects)")
     project.store.close()
     others, home = foreign(project), holds_the_control_directory(project)
     # doit writes its own dependency file in the work directory when the run ends, so the
     # removal happens when the process exits, after that.
     if not others and not home:
         atexit.register(shutil.rmtree, root, ignore_errors=True)
-        return [f"removed the tmux server; {root} (clone, worktrees, logs, state) is removed as "
+        return [f"removed {server}; {root} (clone, worktrees, logs, state) is removed as "
                 "this run ends"]
     atexit.register(remove_ours, root, made_here(project.layout))
     why = (f"it holds the manifest {project.manifest.path}" if home
            else "it holds files taskorch did not make")
-    return [f"removed the tmux server; taskorch's own files in {root} (clone, worktrees, logs, "
+    return [f"removed {server}; taskorch's own files in {root} (clone, worktrees, logs, "
             "state) are removed as this run ends",
             f"kept {root} itself: {why}; kept: {', '.join(others) or '-'}"]

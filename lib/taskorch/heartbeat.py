@@ -23,8 +23,7 @@ from taskorch.git import GitError, branch_head
 from taskorch.launch import LAUNCH_ERRORS, LaunchError, launch
 from taskorch.manifest import Task
 from taskorch.project import Project, tally
-from taskorch.runners.base import Pane
-from taskorch.runners.tmux import TmuxError
+from taskorch.runners.base import Pane, RunnerError
 from taskorch.layout import write_atomic
 from taskorch.lifecycle import Event
 from taskorch.state import TaskRow, epoch, stamp
@@ -149,10 +148,12 @@ def observe(project: Project, watched: list[Task], rows: dict[str, TaskRow],
     at = time.time()
     sessions = {rows[t.id].session for t in watched if rows[t.id].session}
     panes = snapshot(project, lines)
-    if any(p.dead and p.exit_status is None and p.exit_signal is None
-           for name, p in panes.items() if name in sessions):
+    if panes is not None and any(p.dead and p.exit_status is None and p.exit_signal is None
+                                 for name, p in panes.items() if name in sessions):
         project.runner.reap()  # Debian's tmux can miss SIGCHLD: make it look again (DESIGN.md)
         panes = snapshot(project, lines)
+    if panes is None:
+        return []  # a runner that cannot be asked says nothing about any agent: act on none
     moved = [row.session for row in (rows[t.id] for t in watched)
              if (pane := panes.get(row.session or "")) and not pane.dead
              and (pane.activity != row.activity or row.screen is None)]
@@ -194,18 +195,23 @@ def look_at(project: Project, task: Task, row: TaskRow, pane: Pane | None, text:
         # tmux's activity has 1 s resolution: output later in the same second as our capture
         # must not be taken for what we saw, so look again next tick.
         fields["activity"] = pane.activity if at - pane.activity >= 1.5 else pane.activity - 1
-    obs = Observation(pane=pane, exit=exit_of(project, row, pane), says=says,
+    ended = exit_of(project, row, pane)
+    obs = Observation(pane=pane, exit=ended, says=says,
                       steady=fingerprint is not None and fingerprint == row.screen,
-                      idle_seconds=at - max(last, nudged or 0))
+                      idle_seconds=at - max(last, nudged or 0),
+                      alive=(pane is None and ended is None and bool(row.session)
+                             and project.runner.alive(row.session)))
     return Look(task, row, obs, fingerprint), fields
 
 
-def snapshot(project: Project, lines: list[str]) -> dict[str, Pane]:
+def snapshot(project: Project, lines: list[str]) -> dict[str, Pane] | None:
+    """Every session of this project, or None (and one line) when the runner cannot be asked."""
     try:
         return project.runner.snapshot()
-    except TmuxError as exc:
-        lines.append(f"heartbeat: tmux: {exc}")
-        return {}
+    except RunnerError as exc:
+        lines.append(f"heartbeat: the runner cannot be asked ({exc}); observing skipped this "
+                     "tick: no agent is taken for gone, failed or restarted")
+        return None
 
 
 def exit_of(project: Project, row: TaskRow, pane: Pane | None) -> Exit | None:
@@ -228,6 +234,8 @@ def act(project: Project, look: Look) -> list[str]:
         return []  # stopped by hand, or stuck with its session gone: a person decides
     profile = project.manifest.profile(task)
     verdict = classify(obs, profile, project.manifest.stall_minutes * 60)
+    if verdict.kind == "unseen":
+        return [f"{task.id}: {verdict.reason}"]
     try:
         return heal_one(project, task, row, verdict, look)
     except (*LAUNCH_ERRORS, LaunchError, GitError) as exc:

@@ -18,10 +18,10 @@ from taskorch.layout import write_atomic
 from taskorch.lifecycle import Event
 from taskorch.manifest import Task
 from taskorch.project import NOT_STARTED, Project
-from taskorch.runners.tmux import TmuxError
+from taskorch.runners.base import RunnerError
 from taskorch.state import now
 
-LAUNCH_ERRORS = (git.GitError, prompts.PromptError, repo.RepoError, TmuxError, OSError,
+LAUNCH_ERRORS = (git.GitError, prompts.PromptError, repo.RepoError, RunnerError, OSError,
                  ValueError)  # ValueError: text that cannot be written (a lone surrogate, a NUL)
 
 
@@ -88,6 +88,7 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
                              task_id=task.id, worktree=str(worktree)),
         "prompt_file": str(prompt_file), "stdin": profile.stdin, "cwd": str(worktree),
         "exit_file": str(layout.exit_file(task.id, attempt)),
+        "run": f"{project.runner.key}/{task.id}/{attempt}",  # the marker stop finds it by
         "env": {**profile.env, "TASKORCH_TASK_ID": task.id, "TASKORCH_ATTEMPT": str(attempt),
                 "TASKORCH_PROMPT_FILE": str(prompt_file)},
         "on_exit": str(project.write_hook()) if manifest.hook else None,
@@ -99,6 +100,8 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
     pane = project.runner.snapshot().get(session)
     if pane is not None and pane.dead:
         project.runner.stop(session)  # a finished earlier attempt; its log and exit file stay
+    if pane is None and project.runner.alive(session):  # never a second agent beside the first
+        raise LaunchError(f"{task.id}: its agent still runs, but the runner cannot see its session")
     if pane is None or pane.dead:
         project.runner.start(session, [sys.executable, "-m", "taskorch.wrapper", str(spec_file)],
                              worktree, layout.log(task.id))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shlex
 from collections import Counter
 from typing import Iterable
@@ -11,11 +10,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from taskorch import git, plan as plans, recover
+from taskorch import plan as plans, recover
 from taskorch.layout import Layout, write_atomic
 from taskorch.lifecycle import Event
 from taskorch.manifest import Manifest, load
-from taskorch.runners.tmux import TmuxError, TmuxRunner
+from taskorch.runners import runner_for
+from taskorch.runners.base import Runner, RunnerError, project_key, session_name
 from taskorch.state import Recover, Store, TaskRow
 
 NOT_STARTED = ("pending", "blocked")
@@ -65,7 +65,7 @@ class Project:
             if not live:
                 try:
                     live.append(set(self.runner.snapshot()))
-                except (TmuxError, OSError):  # unreachable: recover then says stuck, not pending
+                except (RunnerError, OSError):  # unreachable: recover then says stuck, not pending
                     live.append(set())
             return session in live[0]
 
@@ -73,11 +73,9 @@ class Project:
                                              self.session_name(task.id), alive)
 
     @cached_property
-    def runner(self) -> TmuxRunner:
-        digest = hashlib.sha1(str(self.layout.root).encode()).hexdigest()[:8]
-        name = f"taskorch-{git.slug(self.manifest.project, 20)}-{digest}"
+    def runner(self) -> Runner:
         hook = self.write_hook() if self.manifest.hook else None
-        return TmuxRunner(name, self.layout.tmux_conf, self.manifest.socket, on_exit=hook)
+        return runner_for(self.manifest, self.layout, on_exit=hook)
 
     def write_hook(self) -> Path:
         """The script tmux runs when an agent exits: a heartbeat, so dependents start at once."""
@@ -136,7 +134,7 @@ class Project:
             return running  # the usual case costs no tmux call
         try:
             panes = self.runner.snapshot()
-        except TmuxError:
+        except RunnerError:
             return running + len(stuck)  # cannot tell: never start more than allowed
         return running + sum(1 for s in stuck if (p := panes.get(s)) is not None and not p.dead)
 
@@ -146,4 +144,5 @@ class Project:
         return {i: row for i in gone if (row := self.store.get(i)) is not None}
 
     def session_name(self, task_id: str) -> str:
-        return f"task-{task_id}"
+        """Unique per work directory: `to-<8 hex of the work dir>-<id>` (runners.base)."""
+        return session_name(project_key(self.layout.root), task_id)

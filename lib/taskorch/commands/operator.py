@@ -17,6 +17,7 @@ from taskorch.commands.usage import Verb
 from taskorch.lifecycle import Event, State
 from taskorch.terminal import echo
 from taskorch.project import NOT_STARTED, Project
+from taskorch.runners.base import RunnerError
 from taskorch.state import TaskRow, now
 
 
@@ -58,9 +59,17 @@ def _change(project: Project, ids: list[str], verb: str,
     return None
 
 
-def _end_agent(project: Project, row: TaskRow) -> None:
-    if row.session:
+def _end_agent(project: Project, row: TaskRow, verb: str) -> TaskFailed | None:
+    """End the agent and everything it started; a refusal when something of it survives (the
+    task is then left as it was: never a second agent beside the first)."""
+    if not row.session:
+        return None
+    try:
         project.runner.stop(row.session)
+    except RunnerError as exc:
+        return TaskFailed(f"{verb}: {row.id}: its agent could not be stopped: {exc}; the task "
+                          f"stays {row.status}")
+    return None
 
 
 # Why a verb cannot act on a task in a state the lifecycle table does not allow it from.
@@ -96,7 +105,8 @@ def stop(project: Project, ids: list[str]) -> TaskFailed | None:
     def change(row: TaskRow) -> str | TaskFailed:
         if not _legal(row, Event.STOPPED_BY_HAND):
             return TaskFailed(_no_agent(row))
-        _end_agent(project, row)
+        if failed := _end_agent(project, row, "stop"):
+            return failed
         project.store.transition(row.id, "stuck", f"stopped by hand (`doit retry {row.id}` "
                                  "starts it again)", event=Event.STOPPED_BY_HAND, retry_at=None)
         return f"{row.id}: stopped; `doit retry {row.id}` starts it again"
@@ -111,7 +121,8 @@ def retry(project: Project, ids: list[str], force: bool = False) -> TaskFailed |
     def change(row: TaskRow) -> str | TaskFailed:
         if not _legal(row, event):
             return TaskFailed(_no_retry(project, row))
-        _end_agent(project, row)
+        if failed := _end_agent(project, row, "retry"):
+            return failed
         project.store.transition(row.id, "error", "retry asked by hand; attempt budget reset "
                                  f"(reason before: {row.reason})", event=event, retry_at=now(),
                                  budget_from=row.attempts)
@@ -133,7 +144,8 @@ def skip(project: Project, ids: list[str], force: bool = False) -> TaskFailed | 
             return f"{row.id}: nothing to skip: it is skipped already"  # done: not an error
         if not _legal(row, event):
             return TaskFailed(_no_skip(project, row))
-        _end_agent(project, row)
+        if failed := _end_agent(project, row, "skip"):
+            return failed
         # Not `complete`: nothing was verified, so nothing of its branch is pushed or merged,
         # and tasks waiting for it start from the base, not from its work in progress.
         project.store.transition(row.id, "skipped", "skipped by hand (doit skip); its branch "
