@@ -187,3 +187,20 @@ def test_the_cli_reports_an_edit_to_a_cached_manifest(control):
     control.write({"repo": "demo", "agent": "demo",
                    "phases": [{"name": "P", "tasks": tasks(3) + tasks(4)[3:]}]})
     assert "t4" in control.doit("status").stdout
+
+
+def test_gates_are_walked_again_only_when_a_state_or_the_manifest_changed(here, monkeypatch):
+    # a heartbeat's cost must follow the running agents: with nothing changed since the last
+    # look, the stored pending rows answer and the plan is not walked for every task again
+    path = write(here, tasks(6))
+    walks = []
+    original = Project.record_gates
+    monkeypatch.setattr(Project, "record_gates", lambda self: walks.append(1) or original(self))
+    first = Project.load(path)
+    assert "t1" in first.startable() and "t2" not in first.startable()
+    again = Project.load(path)
+    assert again.startable() == first.startable() and len(walks) == 1
+    again.store.transition("t1", "skipped", "by hand", event="skipped_by_hand")
+    assert "t2" in Project.load(path).startable() and len(walks) == 2
+    write(here, tasks(6) + [{"id": "t7", "title": "new", "files": ["x"]}])
+    assert "t7" in Project.load(path).startable() and len(walks) == 3

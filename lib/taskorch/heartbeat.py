@@ -329,13 +329,13 @@ def restart(project: Project, task: Task, row: TaskRow) -> str:
 
 def advance(project: Project) -> list[str]:
     """Launch what the gates now allow, longest chains first, up to max_parallel."""
-    views = project.record_gates()
+    startable = project.startable()
     free = project.manifest.max_parallel - project.occupied()
     lines = []
     for task_id in project.plan.launch_order():
         if free <= 0:
             break
-        if views[task_id].status != "pending":
+        if task_id not in startable:
             continue
         try:
             outcome = launch(project, task_id)

@@ -119,6 +119,23 @@ class Project:
             event=Event.GATES_CHANGED)
         return views
 
+    def startable(self) -> set[str]:
+        """The tasks whose gates are open now. Gates change only when a state changes (the
+        journal grows) or the manifest does; when neither has since the last look, the stored
+        `pending` rows are the answer and the whole plan is not walked again, so a heartbeat's
+        cost follows the running agents, not the manifest's size."""
+        mark = self.layout.gates_seen
+        stat = self.manifest.path.stat()
+        seen = f"{self.store.last_event()}:{stat.st_mtime_ns}:{stat.st_size}"
+        try:
+            if mark.read_text() == seen:
+                return set(self.store.rows("pending"))
+        except OSError:
+            pass
+        views = self.record_gates()
+        write_atomic(mark, f"{self.store.last_event()}:{stat.st_mtime_ns}:{stat.st_size}")
+        return {task_id for task_id, view in views.items() if view.status == "pending"}
+
     @cached_property
     def task_ids(self) -> frozenset[str]:
         return frozenset(t.id for t in self.manifest.tasks)
