@@ -3,6 +3,7 @@ the doit CLI. Each agent here is a small script written by the test."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -386,3 +387,33 @@ def test_commits_outside_the_declared_files_are_reported_in_status_and_the_pr(co
     assert "changed files outside its declared files: setup.cfg" in \
         control.doit("status", "--task", "a").stdout
     assert row["status"] == "pr_open"
+
+
+def test_a_gh_that_never_answers_does_not_wedge_the_heartbeat(control, remote, tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    gh = bin_dir / "gh"
+    gh.write_text("#!/bin/sh\nexec sleep 600\n")  # GitHub accepting and never answering
+    gh.chmod(0o755)
+    control.env.update(PATH=f"{bin_dir}:{os.environ['PATH']}", TASKORCH_REMOTE_TIMEOUT="2")
+    one_task(control, remote, tmp_path, DEMO, forge="github")
+    exited(control)
+    started = time.monotonic()
+    out = control.doit("heartbeat", timeout=60).stdout
+    assert time.monotonic() - started < 45
+    assert "no answer in 2 s" in out
+    assert control.status()["a"]["status"] == "complete"  # verified, delivered later
+
+
+def test_a_merge_auto_conflict_names_the_files(control, remote, tmp_path):
+    one_task(control, remote, tmp_path, DEMO, merge="auto")
+    exited(control)
+    person = tmp_path / "person"
+    subprocess.run(["git", "clone", "-q", str(remote), str(person)], check=True)
+    (person / "a.txt").write_text("the person's own line\n")
+    git(person, "add", "a.txt")
+    git(person, "commit", "-qm", "meanwhile on main")
+    git(person, "push", "-q", "origin", "main")
+    row = wait_for(lambda: control.doit("heartbeat") and "could not merge" in (
+        r := control.status()["a"])["reason"] and r, timeout=40, what="merge: auto to give up")
+    assert row["status"] == "pr_open" and "conflicts in a.txt" in row["reason"]

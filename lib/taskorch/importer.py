@@ -21,7 +21,7 @@ import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from taskorch import manifest as manifests
+from taskorch import git, manifest as manifests
 
 LABEL_PHASES = {"critical": "Phase 1: Critical", "high": "Phase 2: High",
                 "medium": "Phase 3: Medium", "low": "Phase 4: Low"}
@@ -57,9 +57,13 @@ def read_issues(source: Path | None, cwd: Path) -> list[dict[str, Any]]:
         try:
             out = subprocess.run(["gh", "issue", "list", "--state", "open", "--json",
                                   "number,title,body,labels", "--limit", "1000"], cwd=cwd,
-                                 capture_output=True, text=True)
+                                 capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                                 timeout=git.network_timeout())
         except FileNotFoundError:
             raise IssuesError("import: gh is not installed; install it or use --from FILE") from None
+        except subprocess.TimeoutExpired:
+            raise IssuesError("import: gh issue list gave no answer in "
+                              f"{git.network_timeout():g} s; try again, or use --from FILE") from None
         if out.returncode != 0:
             raise IssuesError(f"import: gh issue list failed: {out.stderr.strip()}")
         data = json.loads(out.stdout)

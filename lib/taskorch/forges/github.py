@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from taskorch import git
 from taskorch.forges.base import Delivery, DeliveryError, PullRequest
 from taskorch.forges.git import GitForge
 
@@ -49,11 +50,15 @@ class GitHubForge(GitForge):
         return None  # a pull request can be closed on GitHub with nothing in git to show it
 
     def _gh(self, *args: str) -> str:
+        timeout = git.network_timeout()  # GitHub that never answers must not hold the tick
         try:
-            proc = subprocess.run(["gh", *args], cwd=self.clone, capture_output=True, text=True)
+            proc = subprocess.run(["gh", *args], cwd=self.clone, capture_output=True, text=True,
+                                  timeout=timeout, stdin=subprocess.DEVNULL)
         except FileNotFoundError:
             raise DeliveryError("gh is not installed; install GitHub's CLI and run "
                                 "`gh auth login`, or set forge: git") from None
+        except subprocess.TimeoutExpired:
+            raise DeliveryError(f"gh {args[0]} {args[1]}: no answer in {timeout:g} s") from None
         if proc.returncode != 0:
             detail = (proc.stderr.strip() or proc.stdout.strip() or f"exit {proc.returncode}")
             raise DeliveryError(f"gh {args[0]} {args[1]}: {detail.splitlines()[-1]}")
