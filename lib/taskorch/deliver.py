@@ -12,7 +12,7 @@ from taskorch.forges import forge_for
 from taskorch.forges.base import Delivery, DeliveryError, Forge, PullRequest
 from taskorch.lifecycle import Event
 from taskorch.project import Project
-from taskorch.state import TaskRow, epoch, now, stamp
+from taskorch.state import TaskRow, now, stamp
 
 
 def push_early(project: Project) -> list[str]:

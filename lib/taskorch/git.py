@@ -17,7 +17,9 @@ from pathlib import Path
 
 import sh
 
-class GitError(Exception):
+from taskorch.errors import TaskorchError
+
+class GitError(TaskorchError):
     """A git command failed; the message is git's own first line of complaint."""
 
 

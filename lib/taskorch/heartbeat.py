@@ -238,7 +238,7 @@ def act(project: Project, look: Look) -> list[str]:
         return [f"{task.id}: {verdict.reason}"]
     try:
         return heal_one(project, task, row, verdict, look)
-    except (*LAUNCH_ERRORS, LaunchError, GitError) as exc:
+    except LAUNCH_ERRORS as exc:
         return [wedged(project, row, f"heartbeat could not act on '{verdict.reason}': {exc}")]
 
 

@@ -22,6 +22,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from taskorch import git, manifest as manifests
+from taskorch.errors import TaskorchError
 
 LABEL_PHASES = {"critical": "Phase 1: Critical", "high": "Phase 2: High",
                 "medium": "Phase 3: Medium", "low": "Phase 4: Low"}
@@ -32,7 +33,7 @@ _RESOLVER = pyyaml.resolver.Resolver()
 _FOLDED = ("\x85", "\u2028", "\u2029")
 
 
-class IssuesError(Exception):
+class IssuesError(TaskorchError):
     """The issues could not be read; the message says why."""
 
 

@@ -14,18 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from taskorch import git, prompts, repo
+from taskorch.errors import TaskorchError
 from taskorch.layout import write_atomic
 from taskorch.lifecycle import Event
 from taskorch.manifest import Task
 from taskorch.project import NOT_STARTED, Project
-from taskorch.runners.base import RunnerError
 from taskorch.state import now
 
-LAUNCH_ERRORS = (git.GitError, prompts.PromptError, repo.RepoError, RunnerError, OSError,
-                 ValueError)  # ValueError: text that cannot be written (a lone surrogate, a NUL)
+# What a launch can meet besides taskorch's own errors: a file system refusing (OSError) and text
+# that cannot be written (ValueError: a lone surrogate, a NUL).
+LAUNCH_ERRORS = (TaskorchError, OSError, ValueError)
 
 
-class LaunchError(Exception):
+class LaunchError(TaskorchError):
     """A task could not be started; its state is left as it was."""
 
 

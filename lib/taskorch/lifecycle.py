@@ -14,6 +14,8 @@ from enum import Enum
 
 from doit.exceptions import InvalidTask
 
+from taskorch.errors import TaskorchError
+
 
 class State(str, Enum):
     PENDING = "pending"    # not started; its gates are open (waiting only for a free slot)
@@ -127,7 +129,7 @@ TRANSITIONS: frozenset[tuple[State | None, Event, State]] = frozenset(
 
 
 # An InvalidTask, so that doit reports it as one line wherever it surfaces (like state.StateError).
-class IllegalTransition(InvalidTask):
+class IllegalTransition(TaskorchError, InvalidTask):
     """A change of state the table does not allow; the store is left as it was."""
 
     def __init__(self, task: str, old: State | None, new: State, event: Event):

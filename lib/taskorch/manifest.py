@@ -19,6 +19,7 @@ from typing import Any
 
 from taskorch import agents as agent_profiles
 from taskorch import git, schema
+from taskorch.errors import TaskorchError
 from taskorch.lifecycle import State
 from taskorch.schema import _kind
 from taskorch.yamlsource import FieldPath, Source, display_name, parse
@@ -39,7 +40,7 @@ HINT_COMPARISONS = 200_000
 RUNTIME_FIELDS = schema.runtime_fields()
 
 
-class ManifestError(Exception):
+class ManifestError(TaskorchError):
     """All problems found in a manifest, one line each."""
 
     def __init__(self, errors: list[str]):

@@ -13,7 +13,7 @@ from pathlib import Path
 from taskorch import plan as plans, recover
 from taskorch.layout import Layout, write_atomic
 from taskorch.lifecycle import Event
-from taskorch.manifest import Manifest, load
+from taskorch.manifest import Manifest
 from taskorch.runners import runner_for
 from taskorch.runners.base import Runner, RunnerError, project_key, session_name
 from taskorch.state import Recover, Store, TaskRow

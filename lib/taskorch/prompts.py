@@ -11,13 +11,15 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from taskorch.errors import TaskorchError
+
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
 
 TASK_TEMPLATE = "task.md.j2"
 
 
-class PromptError(Exception):
+class PromptError(TaskorchError):
     """A template could not be rendered; the message names the template and line."""
 
 

@@ -6,12 +6,13 @@ import re
 from pathlib import Path
 
 from taskorch import demo, git
+from taskorch.errors import TaskorchError
 
 GITHUB = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 DEMO = "demo"
 
 
-class RepoError(Exception):
+class RepoError(TaskorchError):
     pass
 
 

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 from doit.exceptions import InvalidTask
 
 from taskorch import lifecycle
+from taskorch.errors import TaskorchError
 from taskorch.manifest import Task
 
 SCHEMA = """
@@ -134,7 +135,7 @@ class Event:
 
 # doit reports an InvalidTask as one line wherever it surfaces, in an action or in a launch
 # gate's up-to-date check, where any other exception prints a traceback.
-class StateError(InvalidTask):
+class StateError(TaskorchError, InvalidTask):
     """The state store cannot be read or written; the message names the file and what to do."""
 
 
@@ -281,10 +282,10 @@ class Store:
         if not changes:
             return
         with self.transaction() as db:
-            for task_id, fields in changes.items():
-                assert not set(fields) - set(COLUMNS), fields
-                db.execute(f"UPDATE tasks SET {', '.join(f'{k} = ?' for k in fields)} WHERE id = ?",
-                           (*fields.values(), task_id))
+            for task_id, values in changes.items():
+                assert not set(values) - set(COLUMNS), values
+                db.execute(f"UPDATE tasks SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
+                           (*values.values(), task_id))
 
     def note(self, task_id: str, reason: str) -> None:
         """Journal something done to a task that kept its state (an answer sent, a nudge)."""

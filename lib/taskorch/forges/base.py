@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from taskorch.errors import TaskorchError
 
-class DeliveryError(Exception):
+
+class DeliveryError(TaskorchError):
     """A push or a pull request failed; the message is the forge's own, for the journal."""
 
 

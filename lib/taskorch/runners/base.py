@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from taskorch.errors import TaskorchError
 
-class RunnerError(Exception):
+
+class RunnerError(TaskorchError):
     """The runner could not be asked, or could not do what it was asked: unreachable, broken,
     or something of an agent survived being stopped. Never taken to mean an agent ended."""
 
