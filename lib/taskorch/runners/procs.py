@@ -103,15 +103,23 @@ def _spared() -> set[int]:
     return spared
 
 
+def _reused(record: dict) -> bool:
+    """The wrapper's pid now names another process, so its group's id may name another group.
+    (While the wrapper is gone but its group lives on, the kernel gives that id to no one.)"""
+    leader = stat(record["pid"])
+    return leader is not None and leader.start != record.get("start")
+
+
 def members(records: list[dict], marker: str | None) -> list[int]:
     """Live processes of this user that belong to the recorded attempts: in a wrapper's process
     group or session and started no earlier than that wrapper (so not a reused id), or carrying
     the marker prefix in their environment. Never this process, its ancestors, or the server the
     wrappers ran under."""
     boot = boot_id()
-    groups = [(r.get("pgid"), r.get("sid"), r.get("start")) for r in records
+    groups = [(r["pgid"], r.get("sid"), r["start"]) for r in records
               if r.get("boot") == boot and isinstance(r.get("start"), int)
-              and r.get("pgid") == r.get("pid")]  # only a wrapper that led its own group
+              and r.get("pgid") == r.get("pid")  # only a wrapper that led its own group
+              and not _reused(r)]
     spared = _spared() | {r["parent"] for r in records if isinstance(r.get("parent"), int)}
     needle = f"{MARKER}={marker}".encode() if marker else None
     found = []
