@@ -250,3 +250,22 @@ def test_tmux_is_named_only_inside_runners():
         text = path.read_text()
         for word in ("TmuxRunner", "TmuxError", "runners.tmux"):
             assert word not in text, f"{path.relative_to(package)} names {word}"
+
+
+def test_a_reused_pid_is_not_taken_for_the_recorded_wrapper():
+    from taskorch.runners import procs
+
+    other = subprocess.Popen(["sleep", "30"], start_new_session=True)  # leads its own group
+    try:
+        own = wait_for(lambda: procs.stat(other.pid), what="the process")
+        record = {"pid": other.pid, "pgid": other.pid, "sid": other.pid, "parent": os.getpid(),
+                  "boot": procs.boot_id(), "start": own.start - 100}  # an older process's id
+        assert not procs.alive([record])
+        assert procs.end([record], None) == [] and other.poll() is None, "an unrelated group"
+        record["start"] = own.start  # the recorded wrapper itself: alive, and ended whole
+        assert procs.alive([record])
+        assert procs.end([record], None) == []
+        assert other.wait(timeout=5) == -signal.SIGTERM
+    finally:
+        other.kill()
+        other.wait()
