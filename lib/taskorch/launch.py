@@ -54,6 +54,8 @@ def launch(project: Project, task_id: str) -> Outcome:
         return Outcome(task_id, False, "; ".join(blockers))
     try:
         return start(project, project.manifest.task(task_id), row.attempts + 1)
+    except LaunchError:
+        raise  # already names the task
     except LAUNCH_ERRORS as exc:
         raise LaunchError(f"{task_id}: {exc}") from None
 
