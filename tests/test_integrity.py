@@ -417,3 +417,41 @@ def test_a_merge_auto_conflict_names_the_files(control, remote, tmp_path):
     row = wait_for(lambda: control.doit("heartbeat") and "could not merge" in (
         r := control.status()["a"])["reason"] and r, timeout=40, what="merge: auto to give up")
     assert row["status"] == "pr_open" and "conflicts in a.txt" in row["reason"]
+
+
+def test_a_deleted_git_file_in_a_worktree_is_relinked_and_its_work_kept(control, remote,
+                                                                         tmp_path):
+    one_task(control, remote, tmp_path, "open('a.txt', 'w').write('work in progress\\n')\n"
+             "import sys\nsys.exit(1)\n", max_attempts=2)
+    exited(control)
+    worktree = control.workdir / "worktrees" / "a"
+    (worktree / ".git").unlink()  # a careless cleanup inside the worktree
+    row = beat_until(control, {"error", "running"})
+    wait_for(lambda: control.doit("heartbeat") and control.status()["a"]["attempts"] == 2,
+             what="the retry")
+    assert (worktree / ".git").is_file() and "work in progress" in (worktree / "a.txt").read_text()
+    assert row
+
+
+def test_an_edit_inside_a_submodule_is_named_not_wedged(control, tmp_path):
+    # a repository with a submodule; the agent edits inside it and commits nothing
+    lib = tmp_path / "lib.git"
+    seed = tmp_path / "seed2"
+    remote = tmp_path / "withsub.git"
+    for bare in (lib, remote):
+        subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(bare)], check=True)
+    subprocess.run(["git", "init", "-q", "--initial-branch=main", str(seed)], check=True)
+    (seed / "README.md").write_text("lib\n")
+    git(seed, "add", "-A")
+    git(seed, "commit", "-qm", "lib")
+    git(seed, "push", "-q", str(lib), "HEAD:main")
+    git(seed, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor/lib")
+    git(seed, "commit", "-qm", "with a submodule")
+    git(seed, "push", "-q", str(remote), "HEAD:main")
+    code = ("import subprocess\n"
+            "subprocess.run(['git', '-c', 'protocol.file.allow=always', 'submodule', 'update', "
+            "'--init', '-q'], check=True)\n"
+            "open('vendor/lib/README.md', 'a').write('edited inside\\n')\n")
+    one_task(control, remote, tmp_path, code, max_attempts=1, task={"files": ["vendor"]})
+    row = beat_until(control, {"error"})
+    assert "vendor/lib (a submodule: commit inside it" in row["reason"]

@@ -60,12 +60,14 @@ def _git() -> sh.Command:
 
 
 def run(*args: str, cwd: Path | str | None = None, timeout: float | None = None,
-        check: bool = True) -> str:
-    """git's output, stripped. A failure raises GitError, or with check=False gives ''."""
+        check: bool = True, strip: bool = True) -> str:
+    """git's output, stripped (strip=False where leading spaces mean something, as in
+    `status --porcelain`). A failure raises GitError, or with check=False gives ''."""
     if timeout is None:
         timeout = network_timeout() if args and args[0] in NETWORK_VERBS else LOCAL_TIMEOUT
     try:
-        return str(_git()(*args, _cwd=str(cwd) if cwd else None, _timeout=timeout)).strip()
+        out = str(_git()(*args, _cwd=str(cwd) if cwd else None, _timeout=timeout))
+        return out.strip() if strip else out
     except sh.TimeoutException:
         raise GitError(f"git {' '.join(args[:2])}: no answer in {timeout:g} s; is the remote "
                        "reachable?") from None
@@ -152,6 +154,10 @@ def ensure_worktree(clone: Path, path: Path, branch: str, start: str) -> bool:
     `--no-track` keeps parallel creations from racing on .git/config (measured). A branch left
     behind by a killed run is reused rather than created again.
     """
+    if path.is_dir() and not (path / ".git").exists() and any(path.iterdir()):
+        # Its .git file was deleted: relink it before `prune` forgets the worktree, so the work
+        # in it is neither lost nor in the way of a new checkout.
+        run("worktree", "repair", str(path), cwd=clone, check=False)
     if (path / ".git").exists():
         current = run("rev-parse", "--abbrev-ref", "HEAD", cwd=path)
         if current != branch:

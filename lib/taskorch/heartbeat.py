@@ -324,7 +324,7 @@ def restart(project: Project, task: Task, row: TaskRow) -> str:
     try:
         return heal.restart(project, task, row)
     except LAUNCH_ERRORS as exc:
-        return f"{task.id}: restart failed: {exc}"
+        return wedged(project, row, f"restart failed: {exc}")
 
 
 def advance(project: Project) -> list[str]:

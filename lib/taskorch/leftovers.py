@@ -50,7 +50,8 @@ class Leftovers:
 
 def changed(worktree: Path) -> list[str]:
     """Paths with uncommitted changes (untracked ones included, ignored ones not)."""
-    out = git.run("status", "--porcelain=v1", "-z", "--untracked-files=all", cwd=worktree)
+    out = git.run("status", "--porcelain=v1", "-z", "--untracked-files=all", cwd=worktree,
+                  strip=False)  # " M a" starts with a space: stripped, it read "M a" as "a"[1:]
     paths, entries = [], out.split("\0")
     i = 0
     while i < len(entries):
@@ -66,6 +67,8 @@ def changed(worktree: Path) -> list[str]:
 def refusal(worktree: Path, path: str, declared: tuple[str, ...]) -> str | None:
     """Why `path` is not committed for the agent, or None if it is."""
     name = posixpath.basename(path)
+    if (worktree / path / ".git").exists():
+        return "a submodule: commit inside it, then commit its new pointer"
     if any(fnmatchcase(name, pattern) for pattern in SECRET_NAMES):
         return "looks like a secret"
     if any(fnmatchcase(name, pattern) for pattern in CORE_DUMPS):
