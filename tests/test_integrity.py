@@ -227,6 +227,9 @@ def test_a_silent_remote_does_not_wedge_the_heartbeat(control, remote, tmp_path,
     exited(control)
     git(control.workdir / "repo", "remote", "set-url", "origin",
         f"http://127.0.0.1:{silent_server}/repo.git")
+    # a change the user means: made to taskorch's kept copy too, so it is not put back
+    (control.workdir / "clone.config").write_bytes(
+        (control.workdir / "repo" / ".git" / "config").read_bytes())
     control.env["TASKORCH_REMOTE_TIMEOUT"] = "2"
     started = time.monotonic()
     out = control.doit("heartbeat", timeout=60).stdout
@@ -455,3 +458,18 @@ def test_an_edit_inside_a_submodule_is_named_not_wedged(control, tmp_path):
     one_task(control, remote, tmp_path, code, max_attempts=1, task={"files": ["vendor"]})
     row = beat_until(control, {"error"})
     assert "vendor/lib (a submodule: commit inside it" in row["reason"]
+
+
+def test_an_agent_cannot_redirect_taskorchs_push_through_the_clones_config(control, remote,
+                                                                         tmp_path):
+    elsewhere = tmp_path / "elsewhere.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(elsewhere)], check=True)
+    one_task(control, remote, tmp_path, DEMO + "\nimport subprocess\n"
+             f"subprocess.run(['git', 'config', 'remote.origin.pushurl', {str(elsewhere)!r}], check=True)\n"
+             "subprocess.run(['git', 'config', 'remote.origin.uploadpack', 'touch PLANTED; git-upload-pack'], check=True)\n")
+    exited(control)
+    out = control.doit("heartbeat").stdout
+    assert "the clone's .git/config was changed" in out and "pushurl" in out
+    beat_until(control, {"pr_open"})
+    assert remote_head(remote, BRANCH) and remote_head(elsewhere, BRANCH) is None
+    assert not list(control.workdir.rglob("PLANTED"))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from taskorch import cleanup, heal, lock, schedule, screen, seen, verifyjob
+from taskorch import cleanup, cloneconfig, heal, lock, schedule, screen, seen, verifyjob
 from taskorch.classify import Exit, Observation, Verdict, classify, reading
 from taskorch.deliver import deliver, push_early
 from taskorch.git import GitError, branch_head
@@ -353,7 +353,13 @@ def advance(project: Project) -> list[str]:
 
 # The tick, in order. Each step runs on its own (see `guarded`): a step that raises is one line,
 # and the steps after it still run. A removed task gives its slot back before anything launches.
+def guard_config(project: Project) -> list[str]:
+    changed = cloneconfig.restore(project.layout)
+    return [f"heartbeat: {changed}"] if changed else []
+
+
 STEPS: tuple[tuple[str, Callable[[Project], list[str]]], ...] = (
+    ("config", guard_config),  # first: every later git call reads the clone's config
     ("release", release_removed),
     ("watch", watch),
     ("retry", retry),

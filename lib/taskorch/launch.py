@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from taskorch import git, prompts, repo
+from taskorch import cloneconfig, git, prompts, repo
 from taskorch.errors import TaskorchError
 from taskorch.layout import write_atomic
 from taskorch.lifecycle import Event
@@ -66,6 +66,10 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
     manifest, layout = project.manifest, project.layout
     url = repo.remote_url(manifest.repo, manifest.root, layout.root)
     git.ensure_clone(url, layout.clone)
+    cloneconfig.remember(layout)
+    changed = cloneconfig.restore(layout)  # before our fetch and push use it
+    if changed:
+        print(f"taskorch: {changed}", file=sys.stderr)
     git.run("fetch", "--quiet", "origin", cwd=layout.clone)
     base = f"origin/{manifest.base}"
     if not git.has_ref(layout.clone, base):

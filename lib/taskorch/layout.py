@@ -70,6 +70,11 @@ class Layout:
         """Touched when the remote base was last checked for a force-push (deliver.watch_base)."""
         return self.root / "base-checked"
 
+    @property
+    def clone_config(self) -> Path:
+        """The clone's .git/config as taskorch made it (cloneconfig.py puts it back)."""
+        return self.root / "clone.config"
+
     def worktree(self, task_id: str) -> Path:
         return self.root / "worktrees" / task_id
 
