@@ -262,3 +262,17 @@ def test_status_rows_fit_a_100_column_terminal(control):
     assert all(len(line) <= 100 for line in lines), [len(line) for line in lines]
     piped = control.doit("status").stdout  # a script reading it gets whole reasons
     assert any(len(line) > 100 for line in piped.splitlines())
+
+
+def test_a_big_status_lists_what_moves_and_counts_the_rest(control):
+    # 250 tasks in one chain: one runs, 249 are blocked; --all lists every one
+    control.write(manifest([[{"id": f"c{i}", "title": "x", "files": [f"f{i}"],
+                              **({"dependsOn": [f"c{i - 1}"]} if i else {})} for i in range(250)]]))
+    control.doit("heartbeat")  # records each task's gate
+    table = control.doit("status").stdout
+    listed = [line.split()[0] for line in table.splitlines() if line.startswith("c")]
+    assert listed == ["c0"]
+    assert "249 more not listed (249 blocked); `doit status --all` lists every task" in table
+    assert "250 tasks: 249 blocked, 1 running" in table  # the heartbeat launched c0
+    every = control.doit("status", "--all").stdout
+    assert len([line for line in every.splitlines() if line.startswith("c")]) == 250

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections import Counter
-from typing import Iterable
+from typing import Collection, Iterable
 import sys
 from dataclasses import dataclass
 from functools import cached_property
@@ -91,13 +91,17 @@ class Project:
             script.chmod(0o755)
         return script
 
-    def views(self, rows: dict[str, TaskRow] | None = None) -> dict[str, View]:
-        """Each task's state; not-started tasks are `blocked` or `pending` by their gates now."""
+    def views(self, rows: dict[str, TaskRow] | None = None,
+              only: Collection[str] | None = None) -> dict[str, View]:
+        """Each task's state (or only those of `only`, whose reasons are all that is worked
+        out); not-started tasks are `blocked` or `pending` by their gates now."""
         rows = rows if rows is not None else self.store.rows()
         statuses = {task_id: row.status for task_id, row in rows.items()}
         unfinished = self.plan.unfinished(statuses)
         out = {}
         for task in self.manifest.tasks:
+            if only is not None and task.id not in only:
+                continue
             row = rows[task.id]
             if row.status in NOT_STARTED:
                 blockers = self.plan.blockers(task.id, statuses, unfinished)

@@ -12,7 +12,7 @@ from doit.exceptions import TaskFailed
 
 from taskorch import lock, schedule
 from taskorch.commands.usage import Verb
-from taskorch.state import epoch, stamp
+from taskorch.state import TaskRow, epoch, stamp
 from taskorch.terminal import echo, out
 from taskorch.project import Project, View, tally
 
@@ -20,6 +20,8 @@ from taskorch.project import Project, View, tally
 # branches are cut: a row must fit a terminal of 100 columns before its reason.
 COLUMNS = ("id", "phase", "state", "try", "branch", "age", "active", "why")
 BRANCH_WIDTH = 28
+FULL_TABLE = 200  # tasks: past this, the table lists what moves or needs you, unless --all
+QUIET = frozenset({"blocked", "merged", "skipped"})
 LONG_HELD = 60  # seconds: a tick takes about one; a lock held longer is worth naming
 OVERDUE = 60    # seconds: a retry this late means no heartbeat ran when it fell due
 
@@ -94,22 +96,34 @@ def as_dict(project: Project, views: dict[str, View]) -> dict[str, Any]:
     } for t in m.tasks]}
 
 
-def as_table(project: Project, views: dict[str, View]) -> str:
+def quiet_ids(project: Project, rows: dict[str, TaskRow], everything: bool) -> set[str]:
+    """The tasks a big table leaves out: blocked, merged and skipped ones (their stored state).
+    A glance at 20,000 rows shows nothing, and working out each blocked task's reason cost
+    most of a big project's `doit status`."""
+    if everything or len(project.manifest.tasks) <= FULL_TABLE:
+        return set()
+    return {task_id for task_id, row in rows.items() if row.status in QUIET}
+
+
+def as_table(project: Project, views: dict[str, View], left_out: dict[str, TaskRow]) -> str:
     m = project.manifest
     rows = [COLUMNS] + [(
         t.id, str(t.phase + 1), views[t.id].status, str(views[t.id].row.attempts),
         cut(views[t.id].row.branch or "-", BRANCH_WIDTH), age(views[t.id].row.updated_at),
         age(views[t.id].row.last_progress) if views[t.id].status in ("running", "stuck") else "-",
         views[t.id].reason.replace("\n", " ") or "-",
-    ) for t in m.tasks]
+    ) for t in m.tasks if t.id in views]
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
     width = terminal_width()
     lines = [cut("  ".join(cell.ljust(w) for cell, w in zip(r, widths)) + "  " + r[-1], width)
              for r in rows]
-    summary = tally(view.status for view in views.values())
+    summary = tally([view.status for view in views.values()] +
+                    [row.status for row in left_out.values()])
     phases = "  ".join(f"{p + 1}={phase.name}" for p, phase in enumerate(m.phases))
-    return "\n".join(lines + ["", f"{len(m.tasks)} tasks: {summary}", f"phases: {phases}",
-                              health_line(health(project))])
+    hidden = ([f"{len(left_out)} more not listed ({tally(r.status for r in left_out.values())});"
+               " `doit status --all` lists every task"] if left_out else [])
+    return "\n".join(lines + hidden + ["", f"{len(m.tasks)} tasks: {summary}",
+                                       f"phases: {phases}", health_line(health(project))])
 
 
 def terminal_width() -> int | None:
@@ -146,22 +160,26 @@ VERB = Verb(
              "choices": [("table", ""), ("json", "")], "metavar": "FORMAT",
              "help": "output format: table (default) or json"},
             {"name": "task", "long": "task", "short": "t", "default": "", "metavar": "ID",
-             "help": "show one task: its journal and the last lines of its log"}),
+             "help": "show one task: its journal and the last lines of its log"},
+            {"name": "all", "long": "all", "short": "a", "type": bool, "default": False,
+             "help": f"list every task (past {FULL_TABLE}, the quiet ones are only counted)"}),
     details="Reads the state store only: it starts, stops and changes nothing.",
     examples=("doit status", "doit status --task t3", "doit status --format json"))
 
 
 def creator(project: Project) -> Callable[[], dict]:
-    def show(format: str, task: str) -> str | None:
-        views = project.views()
+    def show(format: str, task: str, all: bool) -> str | None:
         if task:
-            if task not in views:
+            if task not in project.task_ids:
                 return TaskFailed(f"status: no task '{task}' in {project.manifest.path.name}")
-            echo(one_task(project, views, task))
+            echo(one_task(project, project.views(only={task}), task))
         elif format == "json":
-            out(json.dumps(as_dict(project, views), indent=2))
+            out(json.dumps(as_dict(project, project.views()), indent=2))
         else:
-            echo(as_table(project, views))
+            rows = project.store.rows()
+            quiet = quiet_ids(project, rows, all)
+            views = project.views(rows, only=None if not quiet else project.task_ids - quiet)
+            echo(as_table(project, views, {i: rows[i] for i in quiet if i in project.task_ids}))
         return None
 
     def task_status() -> dict:
