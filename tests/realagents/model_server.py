@@ -14,15 +14,16 @@ A script drives each session: a list of steps, one per model request, e.g.
 
 Steps: `shell` (a command), `write` (path, content), `edit` (path, old, new), `commit` (message),
 `say` (final text), `ask` (a question; Claude gets an AskUserQuestion dialog, the others prose),
-`error` (an HTTP status, `times` requests in a row, every request when null), `hang` (never
-answer, or answer after `seconds`). Any step may carry `delay` (seconds before the answer) and
-`text` (prose before a tool call). Tool-calling APIs take one step per request. aider's wire is
+`error` (an HTTP status, `times` requests in a row, every request when null; `retry_after`),
+`hang` (no answer; the connection drops after `hang` seconds, never when null; with `stall`, the
+silence comes after a 200 and SSE headers). Any step may carry `delay` (seconds before the answer)
+and `text` (prose before a tool call). Tool-calling APIs take one step per request. aider's wire is
 text only, so its one request takes every action step up to the next `say`/`ask`, rendered as
 SEARCH/REPLACE blocks (aider commits by itself). Requests without tools (codex's thread title,
 aider's commit message, Claude's side calls) are side requests: they get `side` text and use
 no step. A prompt holding `[[script:NAME]]` uses the script NAME, otherwise `default`.
 
-Every request is logged to a JSONL file: time, method, path, body, the step it got, status.
+Every request is logged to a JSONL file: time, method, path, user agent, body, the steps it got.
 
     python model_server.py --script script.json --log requests.jsonl   # prints the base URL
 """
@@ -45,11 +46,9 @@ from typing import Any, Iterator
 Step = dict[str, Any]
 ACTIONS = ("shell", "write", "edit", "commit")
 ERROR_BODIES = {  # status -> (OpenAI error type, Anthropic error type, message)
-    400: ("invalid_request_error", "invalid_request_error", "Bad request"),
     401: ("invalid_api_key", "authentication_error", "Invalid API key"),
     429: ("rate_limit_exceeded", "rate_limit_error", "Number of requests has exceeded your rate limit"),
     500: ("server_error", "api_error", "Internal server error"),
-    503: ("server_error", "api_error", "Service unavailable"),
     529: ("server_error", "overloaded_error", "Overloaded"),
 }
 
@@ -107,8 +106,8 @@ class State:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def script_for(self, raw_body: str) -> Script:
-        m = re.search(r"\[\[script:([\w.-]+)\]\]", raw_body)
-        name = m.group(1) if m else "default"
+        names = re.findall(r"\[\[script:([\w.-]+)\]\]", raw_body)  # the latest prompt's
+        name = names[-1] if names else "default"
         return self.scripts.setdefault(name, Script(steps=[]))
 
     def log(self, entry: dict[str, Any]) -> None:
@@ -174,18 +173,6 @@ def aider_text(steps: list[Step]) -> str:
     return "\n\n".join(parts)
 
 
-def strings(value: Any) -> Iterator[str]:
-    """Every string inside a JSON value (to read a system prompt however it is split up)."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from strings(v)
-
-
 def usage_for(body: str, text: str) -> tuple[int, int]:
     return max(1, len(body) // 4), max(1, len(text) // 4)
 
@@ -196,6 +183,11 @@ def sse(event: str | None, data: Any) -> bytes:
     return f"{head}data: {payload}\n\n".encode()
 
 
+def ev(kind: str, **fields: Any) -> bytes:
+    """A server-sent event named like its `type`, as both APIs send them."""
+    return sse(kind, {"type": kind, **fields})
+
+
 # -- the three wire APIs -----------------------------------------------------------------------
 
 def responses_stream(body: dict[str, Any], step: Step, raw: str) -> Iterator[bytes]:
@@ -203,8 +195,7 @@ def responses_stream(body: dict[str, Any], step: Step, raw: str) -> Iterator[byt
     base = {"id": rid, "object": "response", "created_at": int(time.time()),
             "model": body.get("model", "scripted"), "status": "in_progress", "output": []}
     seq = iter(range(1_000_000))
-    yield sse("response.created", {"type": "response.created", "sequence_number": next(seq),
-                                   "response": base})
+    yield ev("response.created", sequence_number=next(seq), response=base)
     items: list[dict[str, Any]] = []
     if "text" in step and any(k in step for k in ACTIONS):
         items.append(_message(step["text"]))
@@ -216,24 +207,18 @@ def responses_stream(body: dict[str, Any], step: Step, raw: str) -> Iterator[byt
     else:
         items.append(_message(step.get("say") or step.get("ask") or step.get("side", "")))
     for i, item in enumerate(items):
-        yield sse("response.output_item.added", {"type": "response.output_item.added",
-                                                 "sequence_number": next(seq), "output_index": i,
-                                                 "item": {**item, "status": "in_progress"}})
+        yield ev("response.output_item.added", sequence_number=next(seq), output_index=i,
+                 item={**item, "status": "in_progress"})
         if item["type"] == "message":
-            yield sse("response.output_text.delta", {
-                "type": "response.output_text.delta", "sequence_number": next(seq),
-                "item_id": item["id"], "output_index": i, "content_index": 0,
-                "delta": item["content"][0]["text"]})
-        yield sse("response.output_item.done", {"type": "response.output_item.done",
-                                                "sequence_number": next(seq), "output_index": i,
-                                                "item": item})
+            yield ev("response.output_text.delta", sequence_number=next(seq), item_id=item["id"],
+                     output_index=i, content_index=0, delta=item["content"][0]["text"])
+        yield ev("response.output_item.done", sequence_number=next(seq), output_index=i, item=item)
     n_in, n_out = usage_for(raw, json.dumps(items))
     usage = {"input_tokens": n_in, "input_tokens_details": {"cached_tokens": 0},
              "output_tokens": n_out, "output_tokens_details": {"reasoning_tokens": 0},
              "total_tokens": n_in + n_out}
-    yield sse("response.completed", {"type": "response.completed", "sequence_number": next(seq),
-                                     "response": {**base, "status": "completed", "output": items,
-                                                  "usage": usage}})
+    yield ev("response.completed", sequence_number=next(seq),
+             response={**base, "status": "completed", "output": items, "usage": usage})
 
 
 def _message(text: str) -> dict[str, Any]:
@@ -243,7 +228,7 @@ def _message(text: str) -> dict[str, Any]:
 
 
 def messages_stream(body: dict[str, Any], step: Step, raw: str) -> Iterator[bytes]:
-    m = re.search(r"working directory: (\S+)", "\n".join(strings(body)), re.I)
+    m = re.search(r"working directory: ([^\s\\\"]+)", raw, re.I)  # raw JSON: stop at a \n
     cwd = m.group(1) if m else "."
     blocks: list[dict[str, Any]] = []
     tool = any(k in step for k in (*ACTIONS, "ask"))
@@ -255,28 +240,24 @@ def messages_stream(body: dict[str, Any], step: Step, raw: str) -> Iterator[byte
         blocks.append({"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:20]}", "name": name,
                        "input": args})
     n_in, n_out = usage_for(raw, json.dumps(blocks))
-    yield sse("message_start", {"type": "message_start", "message": {
+    yield ev("message_start", message={
         "id": f"msg_{uuid.uuid4().hex[:20]}", "type": "message", "role": "assistant",
         "model": body.get("model", "scripted"), "content": [], "stop_reason": None,
         "stop_sequence": None, "usage": {"input_tokens": n_in, "output_tokens": 1,
                                          "cache_creation_input_tokens": 0,
-                                         "cache_read_input_tokens": 0}}})
+                                         "cache_read_input_tokens": 0}})
     for i, block in enumerate(blocks):
         if block["type"] == "text":
-            yield sse("content_block_start", {"type": "content_block_start", "index": i,
-                                              "content_block": {"type": "text", "text": ""}})
+            yield ev("content_block_start", index=i, content_block={"type": "text", "text": ""})
             delta = {"type": "text_delta", "text": block["text"]}
         else:
-            yield sse("content_block_start", {"type": "content_block_start", "index": i,
-                                              "content_block": {**block, "input": {}}})
+            yield ev("content_block_start", index=i, content_block={**block, "input": {}})
             delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
-        yield sse("content_block_delta", {"type": "content_block_delta", "index": i, "delta": delta})
-        yield sse("content_block_stop", {"type": "content_block_stop", "index": i})
-    yield sse("message_delta", {"type": "message_delta",
-                                "delta": {"stop_reason": "tool_use" if tool else "end_turn",
-                                          "stop_sequence": None},
-                                "usage": {"output_tokens": n_out}})
-    yield sse("message_stop", {"type": "message_stop"})
+        yield ev("content_block_delta", index=i, delta=delta)
+        yield ev("content_block_stop", index=i)
+    yield ev("message_delta", delta={"stop_reason": "tool_use" if tool else "end_turn",
+                                     "stop_sequence": None}, usage={"output_tokens": n_out})
+    yield ev("message_stop")
 
 
 def chat_reply(body: dict[str, Any], text: str, raw: str) -> tuple[dict[str, Any], Iterator[bytes]]:
@@ -320,12 +301,6 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._json(200 if self.path == "/health" else 404, {"ok": self.path == "/health"})
 
-    def do_HEAD(self) -> None:
-        self._entry("", None)
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8", "replace")
         try:
@@ -356,11 +331,12 @@ class Handler(BaseHTTPRequestHandler):
         self._entry(raw, steps)
         if step.get("delay"):
             state.stopping.wait(float(step["delay"]))
-        if "hang" in step:
-            state.stopping.wait(step["hang"])  # None: until the server stops
-            if state.stopping.is_set():
-                self.close_connection = True
-                return
+        if "hang" in step:  # no answer; the connection drops after `hang` seconds (null: never)
+            if step.get("stall"):
+                self._sse_headers()
+            state.stopping.wait(step["hang"])
+            self.close_connection = True
+            return
         if "error" in step:
             return self._error(int(step["error"]), kind, step)
         if kind == "responses":
@@ -400,13 +376,17 @@ class Handler(BaseHTTPRequestHandler):
             data = {"error": {"message": message, "type": oa_type, "code": oa_type}}
         self._json(status, data, headers)
 
-    def _sse(self, events: Iterator[bytes]) -> None:
+    def _sse_headers(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")
         self.end_headers()
+        self.wfile.flush()
         self.close_connection = True
+
+    def _sse(self, events: Iterator[bytes]) -> None:
+        self._sse_headers()
         try:
             for event in events:
                 self.wfile.write(event)

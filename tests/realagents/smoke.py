@@ -66,7 +66,7 @@ class Smoke:
     def fixture(self, cli: str, name: str, text: str) -> None:
         if not self.save:
             return
-        text = text.replace(str(self.root), "/tmp/smoke")
+        text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text.replace(str(self.root), "/tmp/smoke"))
         text = "\n".join(line.rstrip() for line in text.splitlines()).strip("\n") + "\n"
         path = FIXTURES / FIXTURE_DIR[cli] / name
         path.parent.mkdir(parents=True, exist_ok=True)
