@@ -325,7 +325,7 @@ class Handler(BaseHTTPRequestHandler):
         script = state.script_for(raw)
         side = (not body.get("tools")) if kind != "chat" else not body.get("stream")
         with state.lock:
-            steps = [{"side": script.side}] if side else (
+            steps: list[Step] = [{"side": script.side}] if side else (
                 script.gather() if kind == "chat" and not body.get("tools") else [script.next()])
         step = steps[0]
         self._entry(raw, steps)
@@ -438,7 +438,7 @@ def main() -> None:
     ap.add_argument("--log", help="append every request to this JSONL file")
     ap.add_argument("--port", type=int, default=0)
     args = ap.parse_args()
-    raw = json.loads(Path(args.script).read_text()) if args.script else []
+    raw: Any = json.loads(Path(args.script).read_text()) if args.script else []
     server = ModelServer(raw if args.multi else {"default": raw}, args.log, args.port)
     print(server.url, flush=True)
     try:
