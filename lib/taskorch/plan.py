@@ -83,6 +83,18 @@ class Plan:
         return {self.gate_id(p): [t.id for t in phase.tasks if status.get(t.id) not in self.done]
                 for p, phase in enumerate(self.manifest.phases)}
 
+    def waiting(self, task_id: str, status: dict[str, str],
+                unfinished: dict[str, list[str]]) -> bool:
+        """Whether `task_id` must wait: `blockers` without writing its sentences (a big status
+        lists only the tasks that do not)."""
+        for wait in self.waits[task_id]:
+            if wait.id.startswith("phase:"):
+                if unfinished[wait.id]:
+                    return True
+            elif status.get(wait.id) not in self.done:
+                return True
+        return False
+
     def blockers(self, task_id: str, status: dict[str, str],
                  unfinished: dict[str, list[str]] | None = None) -> list[str]:
         """Why `task_id` cannot start yet, one sentence per open wait; empty when it may start.

@@ -14,7 +14,7 @@ from taskorch import lock, schedule
 from taskorch.commands.usage import Verb
 from taskorch.state import TaskRow, epoch, stamp
 from taskorch.terminal import echo, out
-from taskorch.project import Project, View, tally
+from taskorch.project import NOT_STARTED, Project, View, tally
 
 # The session is left out (`doit status --task ID` shows it; `doit attach ID` takes the id), and
 # branches are cut: a row must fit a terminal of 100 columns before its reason.
@@ -96,16 +96,26 @@ def as_dict(project: Project, views: dict[str, View]) -> dict[str, Any]:
     } for t in m.tasks]}
 
 
-def quiet_ids(project: Project, rows: dict[str, TaskRow], everything: bool) -> set[str]:
-    """The tasks a big table leaves out: blocked, merged and skipped ones (their stored state).
-    A glance at 20,000 rows shows nothing, and working out each blocked task's reason cost
-    most of a big project's `doit status`."""
+def quiet_ids(project: Project, rows: dict[str, TaskRow], everything: bool) -> dict[str, str]:
+    """The tasks a big table leaves out, with their state: blocked (by their gates now), merged
+    and skipped ones. A glance at 20,000 rows shows nothing, and writing each blocked task's
+    reason cost most of a big project's `doit status`."""
     if everything or len(project.manifest.tasks) <= FULL_TABLE:
-        return set()
-    return {task_id for task_id, row in rows.items() if row.status in QUIET}
+        return {}
+    plan = project.plan
+    statuses = {task_id: row.status for task_id, row in rows.items()}
+    unfinished = plan.unfinished(statuses)
+    out = {}
+    for task in project.manifest.tasks:
+        status = statuses[task.id]
+        if status in NOT_STARTED and plan.waiting(task.id, statuses, unfinished):
+            out[task.id] = "blocked"
+        elif status in QUIET:
+            out[task.id] = status
+    return out
 
 
-def as_table(project: Project, views: dict[str, View], left_out: dict[str, TaskRow]) -> str:
+def as_table(project: Project, views: dict[str, View], left_out: dict[str, str]) -> str:
     m = project.manifest
     rows = [COLUMNS] + [(
         t.id, str(t.phase + 1), views[t.id].status, str(views[t.id].row.attempts),
@@ -117,10 +127,9 @@ def as_table(project: Project, views: dict[str, View], left_out: dict[str, TaskR
     width = terminal_width()
     lines = [cut("  ".join(cell.ljust(w) for cell, w in zip(r, widths)) + "  " + r[-1], width)
              for r in rows]
-    summary = tally([view.status for view in views.values()] +
-                    [row.status for row in left_out.values()])
+    summary = tally([view.status for view in views.values()] + list(left_out.values()))
     phases = "  ".join(f"{p + 1}={phase.name}" for p, phase in enumerate(m.phases))
-    hidden = ([f"{len(left_out)} more not listed ({tally(r.status for r in left_out.values())});"
+    hidden = ([f"{len(left_out)} more not listed ({tally(left_out.values())});"
                " `doit status --all` lists every task"] if left_out else [])
     return "\n".join(lines + hidden + ["", f"{len(m.tasks)} tasks: {summary}",
                                        f"phases: {phases}", health_line(health(project))])
@@ -178,8 +187,8 @@ def creator(project: Project) -> Callable[[], dict]:
         else:
             rows = project.store.rows()
             quiet = quiet_ids(project, rows, all)
-            views = project.views(rows, only=None if not quiet else project.task_ids - quiet)
-            echo(as_table(project, views, {i: rows[i] for i in quiet if i in project.task_ids}))
+            views = project.views(rows, only=None if not quiet else project.task_ids - quiet.keys())
+            echo(as_table(project, views, quiet))
         return None
 
     def task_status() -> dict:
