@@ -39,6 +39,7 @@ class AgentProfile:
     error: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     answers: tuple[Answer, ...] = ()
+    events: str | None = None  # a parser in taskorch.signals: the agent's output is read
 
     def argv(self, *, prompt_file: str, model: str | None, task_id: str, worktree: str) -> list[str]:
         """The argv with every placeholder but {prompt} filled in (the wrapper fills that one)."""
@@ -86,10 +87,11 @@ BUILTIN: dict[str, AgentProfile] = {
         ),
         AgentProfile(
             name="codex-exec",
-            command=("codex", "exec", "--dangerously-bypass-approvals-and-sandbox",
+            command=("codex", "exec", "--json", "--dangerously-bypass-approvals-and-sandbox",
                      "--skip-git-repo-check", MODEL_ARGS, "-"),
             model_args=("--model", "{model}"),
-            stdin=True,
+            stdin=True,  # `-`: codex exec also waits on stdin when given the prompt in argv
+            events="codex-json",
             error=(r"You've hit your usage limit", r"stream disconnected before completion",
                    r"401 Unauthorized", r"Quota exceeded", r"No prompt provided"),
         ),
@@ -106,11 +108,27 @@ BUILTIN: dict[str, AgentProfile] = {
                    r"Please run /login", r"cannot be used with root/sudo privileges"),
         ),
         AgentProfile(
-            name="aider",
-            command=("aider", "--yes-always", "--no-show-model-warnings", "--no-check-update",
-                     "--analytics-disable", "--no-pretty", MODEL_ARGS, "--message-file",
-                     "{prompt_file}"),
+            # Headless: the prompt on stdin (no argv limit), events on stdout. As root, claude
+            # refuses --dangerously-skip-permissions unless IS_SANDBOX=1: that says the machine
+            # is a sandbox, which only its owner can say, so taskorch never sets it (README).
+            name="claude-p",
+            command=("claude", "-p", "--output-format", "stream-json", "--verbose",
+                     "--dangerously-skip-permissions", MODEL_ARGS),
             model_args=("--model", "{model}"),
+            stdin=True,
+            events="claude-stream-json",
+            error=(r"API Error", r"Credit balance is too low", r"Invalid API key",
+                   r"cannot be used with root/sudo privileges"),
+        ),
+        AgentProfile(
+            name="aider",
+            # --no-gitignore: a .gitignore edit is not the task's work. --no-analytics is for
+            # this run only (--analytics-disable would change the user's aider config for good).
+            command=("aider", "--yes-always", "--no-show-model-warnings", "--no-check-update",
+                     "--no-analytics", "--no-gitignore", "--no-pretty", MODEL_ARGS,
+                     "--message-file", "{prompt_file}"),
+            model_args=("--model", "{model}"),
+            events="aider-text",
             waiting=(r"\(Y\)es/\(N\)o.*\[(Yes|No)\]:\s*$",),
             idle=(r"^(\w+)?> $",),
             error=(r"rate limited you", r"not able to authenticate you", r"servers are down"),
@@ -155,4 +173,5 @@ def profile_from_manifest(name: str, raw: dict[str, Any]) -> AgentProfile:
                       Answer(a["match"], a.get("send", answer["send"]),
                              tuple(a.get("keys", answer["keys"])))
                       for a in merged["answers"]),
+        events=merged.get("events"),
     )

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from taskorch import agents as agent_profiles
+from taskorch import signals
 
 Check = Callable[[Any], "str | None"]
 LEVELS = ("top", "phase", "task", "agent", "answer")
@@ -252,6 +253,10 @@ def _builtin_agents() -> tuple[str, ...]:
     return tuple(agent_profiles.BUILTIN)
 
 
+def _parsers() -> tuple[str, ...]:
+    return tuple(signals.PARSERS)
+
+
 # ---------------------------------------------------------------------------------------------
 # The table.
 
@@ -313,7 +318,7 @@ TOP = _level(
     _top("socket", OPT_NAME, "a tmux socket path, instead of a private server per project"),
     _top("base", NAME, "the branch worktrees start from and work is merged into", default="main"),
     _top("agent", TEXT, "the agent profile tasks use: a built-in (codex, codex-exec, claude, "
-         "aider, demo) or one under agents", default="codex"),
+         "claude-p, aider, demo) or one under agents", default="codex"),
     _top("agents", mapping_of("agent", "mapping of profiles"),
          "your own agent profiles, by name (keys below)", default={}),
     _top("max_parallel", COUNT, "agents running at once", default=4),
@@ -387,7 +392,8 @@ AGENT = _level(
            + ", ".join(agent_profiles.PLACEHOLDERS) + " and " + agent_profiles.MODEL_ARGS,
            required=True, unless="extends", extra={"minItems": 1}),
     _agent("extends", one_of(_builtin_agents, text="a built-in's name"),
-           "a built-in profile to start from (codex, codex-exec, claude, aider, demo); the keys "
+           "a built-in profile to start from (codex, codex-exec, claude, claude-p, aider, demo); "
+           "the keys "
            "given replace its own"),
     _agent("model_args", STR_LIST, "what " + agent_profiles.MODEL_ARGS + " becomes when a model "
            "is set", default=[]),
@@ -399,6 +405,10 @@ AGENT = _level(
     _agent("env", STR_MAP, "environment variables for the agent", default={}),
     _agent("answers", ANSWERS, "questions that may be answered without a person (keys below)",
            default=[]),
+    _agent("events", one_of(_parsers, nullable=True), "the format of the agent's standard "
+           "output, read as it runs: the raw output is kept in runs/<id>/attempt-N.events.*, the "
+           "pane shows a readable transcript, and an exit 0 whose output reports an error is a "
+           "failure; tokens and cost show in status"),
 )
 
 ANSWER = _level(
