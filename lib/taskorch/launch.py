@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from taskorch import cloneconfig, git, prompts, repo
+from taskorch import cloneconfig, git, prompts, repo, signals
 from taskorch.errors import TaskorchError
 from taskorch.layout import write_atomic
 from taskorch.lifecycle import Event
@@ -100,6 +100,11 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
                 "TASKORCH_PROMPT_FILE": str(prompt_file)},
         "on_exit": str(project.write_hook()) if manifest.hook else None,
     }
+    if profile.events:  # the wrapper reads the agent's stdout with this parser (signals/)
+        suffix = signals.PARSERS[profile.events].raw_suffix
+        spec.update(events=profile.events,
+                    events_file=str(layout.events_file(task.id, attempt, suffix)),
+                    signals_file=str(layout.signals_file(task.id, attempt)))
     spec_file = layout.spec_file(task.id, attempt)
     write_atomic(spec_file, json.dumps(spec, indent=2))
 

@@ -93,6 +93,14 @@ class Layout:
     def exit_file(self, task_id: str, attempt: int) -> Path:
         return self.run_dir(task_id) / f"attempt-{attempt}.exit"
 
+    def events_file(self, task_id: str, attempt: int, suffix: str) -> Path:
+        """Every raw line the agent printed to stdout, when its profile reads them (`events`)."""
+        return self.run_dir(task_id) / f"attempt-{attempt}{suffix}"
+
+    def signals_file(self, task_id: str, attempt: int) -> Path:
+        """What those lines said (signals.Signals), written before the exit file."""
+        return self.run_dir(task_id) / f"attempt-{attempt}.signals.json"
+
     def failure_file(self, task_id: str, attempt: int) -> Path:
         """Why attempt N failed, with its log tail: the context of the retry prompt."""
         return self.run_dir(task_id) / f"attempt-{attempt}.failure.json"

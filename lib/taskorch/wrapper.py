@@ -8,6 +8,11 @@ Before the agent starts, the wrapper records its own process (pid, group, sessio
 `attempt-N.pid` beside the exit file, and puts `TASKORCH_RUN=<work dir key>/<task>/<attempt>`
 into the agent's environment (runners/procs.py): so a session the runner cannot see is not taken
 for an ended agent, and stop finds every process of the attempt, daemons that left the group too.
+
+With `events` in the spec (the profile's output format, taskorch.signals), the agent's stdout is
+piped: every raw line goes to the events file, the pane shows the parser's readable transcript
+instead, and at exit the parser's `Signals` are written beside the exit file, before it, so a
+heartbeat that sees the exit sees the signals too. Standard error stays on the pane.
 """
 
 from __future__ import annotations
@@ -17,10 +22,18 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import IO
 
+from taskorch import signals
 from taskorch.layout import write_atomic
 from taskorch.runners import procs
+from taskorch.terminal import shown
+
+# After the agent exits, how long its output may still drain: a child it left behind can hold
+# the pipe open for good, and the exit must still be recorded.
+DRAIN_SECONDS = 5.0
 
 
 def run(spec: dict) -> int:
@@ -40,7 +53,10 @@ def run(spec: dict) -> int:
             print(f"taskorch: cannot record the agent's process: {exc}", file=sys.stderr)
     stdin = open(prompt_file, "rb") if spec.get("stdin") else None
     try:
-        code = subprocess.call(argv, cwd=spec["cwd"], env=env, stdin=stdin)
+        if spec.get("events"):
+            code = call_reading(argv, spec, env, stdin)
+        else:
+            code = subprocess.call(argv, cwd=spec["cwd"], env=env, stdin=stdin)
     except FileNotFoundError:
         print(f"taskorch: agent program {argv[0]!r} not found; install it or fix the agent "
               "profile's command", file=sys.stderr)
@@ -58,6 +74,64 @@ def run(spec: dict) -> int:
         if stdin:
             stdin.close()
     return code
+
+
+def call_reading(argv: list[str], spec: dict, env: dict[str, str], stdin: IO[bytes] | None) -> int:
+    """Run the agent with its stdout read by the spec's parser; write its signals at the end."""
+    parser, lock = signals.parser(spec["events"]), threading.Lock()
+    proc = subprocess.Popen(argv, cwd=spec["cwd"], env=env, stdin=stdin, stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    relay = threading.Thread(target=read_output, daemon=True,
+                             args=(proc.stdout, parser, lock, Path(spec["events_file"])))
+    relay.start()
+    code = proc.wait()
+    relay.join(DRAIN_SECONDS)
+    with lock:
+        signals.save(Path(spec["signals_file"]), parser.result())
+    return code
+
+
+def read_output(stream: IO[bytes], parser: signals.Parser, lock: threading.Lock,
+                events_file: Path) -> None:
+    """Keep every raw line, show the transcript. Never stops before the stream ends: an agent
+    whose pipe is no longer read blocks once the pipe is full."""
+    raw = keeper(events_file)
+    for data in iter(stream.readline, b""):
+        if raw is not None:
+            try:
+                raw.write(data)
+                raw.flush()
+            except OSError as exc:  # a full disk: the pane and the signals still go on
+                show(f"taskorch: stopped keeping the agent's output: {exc}")
+                raw = None
+        line = data.decode("utf-8", errors="replace").rstrip("\r\n")
+        with lock:
+            try:
+                text = parser.feed(line)
+            except Exception as exc:  # a parser's bug must not blind the pane
+                text = f"{line}\ntaskorch: {type(exc).__name__} reading that line: {exc}"
+        show(text)
+    if raw is not None:
+        raw.close()
+
+
+def keeper(events_file: Path) -> IO[bytes] | None:
+    try:
+        events_file.parent.mkdir(parents=True, exist_ok=True)
+        return open(events_file, "ab")
+    except OSError as exc:
+        show(f"taskorch: cannot keep the agent's output in {events_file}: {exc}")
+        return None
+
+
+def show(text: str | None) -> None:
+    """A transcript line on the pane, escape-free; a pane that is gone is not an error."""
+    if text is None:
+        return
+    try:
+        print(shown(text), flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def record(exit_file: Path, code: int) -> None:
