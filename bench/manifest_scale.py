@@ -123,10 +123,11 @@ def in_process(cwd: Path, repeat: int) -> dict[str, float]:
             project = clock("Project.load", lambda: Project.load(path))
             clock("store open+seed", lambda: project.store)
             clock("views (every task)", project.views)
-            rows = project.store.rows()
-            quiet = status.quiet_ids(project, rows, everything=False)
-            listed = clock("views (listed tasks)",
-                           lambda: project.views(rows, only=project.task_ids - quiet.keys()))
+            statuses = project.store.statuses()
+            quiet = status.quiet_ids(project, statuses, everything=False)
+            ids = project.task_ids - quiet.keys()
+            listed = clock("views (listed tasks)", lambda: project.views(
+                project.store.rows_of(ids), only=ids, statuses=statuses))
             clock("status table", lambda: status.as_table(project, listed, quiet))
             sys.argv = ["doit", "status"]
             ns = clock("dodo namespace", lambda: dodo.namespace(str(cwd / "dodo.py")))

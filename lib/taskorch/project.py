@@ -92,11 +92,14 @@ class Project:
         return script
 
     def views(self, rows: dict[str, TaskRow] | None = None,
-              only: Collection[str] | None = None) -> dict[str, View]:
-        """Each task's state (or only those of `only`, whose reasons are all that is worked
-        out); not-started tasks are `blocked` or `pending` by their gates now."""
+              only: Collection[str] | None = None,
+              statuses: dict[str, str] | None = None) -> dict[str, View]:
+        """Each task's state (or only those of `only`, whose rows are then all `rows` needs to
+        hold when every task's status comes in `statuses`); not-started tasks are `blocked` or
+        `pending` by their gates now."""
         rows = rows if rows is not None else self.store.rows()
-        statuses = {task_id: row.status for task_id, row in rows.items()}
+        if statuses is None:
+            statuses = {task_id: row.status for task_id, row in rows.items()}
         unfinished = self.plan.unfinished(statuses)
         out = {}
         for task in self.manifest.tasks:
@@ -161,6 +164,8 @@ class Project:
 
     def orphans(self) -> dict[str, TaskRow]:
         """Rows of tasks no longer in the manifest (removed by hand, maybe while running)."""
+        if self.store.size() == len(self.task_ids):
+            return {}  # every manifest task has a row (seeded), so no row is left over
         gone = [i for i in self.store.statuses() if i not in self.task_ids]  # ids only: cheap
         return {i: row for i in gone if (row := self.store.get(i)) is not None}
 

@@ -14,7 +14,7 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Collection, Iterator
 
 from doit.exceptions import InvalidTask
 
@@ -240,6 +240,21 @@ class Store:
         cursor = self.db.cursor()
         cursor.row_factory = None
         return {r[0]: TaskRow(*r) for r in cursor.execute(query, args)}
+
+    def rows_of(self, ids: Collection[str]) -> dict[str, TaskRow]:
+        """The rows of these tasks only (a big status lists a few of 20,000)."""
+        ids, out = list(ids), {}
+        cursor = self.db.cursor()
+        cursor.row_factory = None
+        for start in range(0, len(ids), 500):  # SQLite's limit on bound variables
+            chunk = ids[start:start + 500]
+            query = (f"SELECT {', '.join(ROW_FIELDS)} FROM tasks "
+                     f"WHERE id IN ({', '.join('?' * len(chunk))})")
+            out.update((r[0], TaskRow(*r)) for r in cursor.execute(query, chunk))
+        return out
+
+    def size(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
 
     def statuses(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT id, status FROM tasks").fetchall())

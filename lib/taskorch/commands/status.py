@@ -12,7 +12,7 @@ from doit.exceptions import TaskFailed
 
 from taskorch import lock, schedule
 from taskorch.commands.usage import Verb
-from taskorch.state import TaskRow, epoch, stamp
+from taskorch.state import epoch, stamp
 from taskorch.terminal import echo, out
 from taskorch.project import NOT_STARTED, Project, View, tally
 
@@ -96,14 +96,13 @@ def as_dict(project: Project, views: dict[str, View]) -> dict[str, Any]:
     } for t in m.tasks]}
 
 
-def quiet_ids(project: Project, rows: dict[str, TaskRow], everything: bool) -> dict[str, str]:
+def quiet_ids(project: Project, statuses: dict[str, str], everything: bool) -> dict[str, str]:
     """The tasks a big table leaves out, with their state: blocked (by their gates now), merged
     and skipped ones. A glance at 20,000 rows shows nothing, and writing each blocked task's
     reason cost most of a big project's `doit status`."""
     if everything or len(project.manifest.tasks) <= FULL_TABLE:
         return {}
     plan = project.plan
-    statuses = {task_id: row.status for task_id, row in rows.items()}
     unfinished = plan.unfinished(statuses)
     out = {}
     for task in project.manifest.tasks:
@@ -185,10 +184,11 @@ def creator(project: Project) -> Callable[[], dict]:
         elif format == "json":
             out(json.dumps(as_dict(project, project.views()), indent=2))
         else:
-            rows = project.store.rows()
-            quiet = quiet_ids(project, rows, all)
-            views = project.views(rows, only=None if not quiet else project.task_ids - quiet.keys())
-            echo(as_table(project, views, quiet))
+            statuses = project.store.statuses()
+            quiet = quiet_ids(project, statuses, all)
+            listed = project.task_ids - quiet.keys()
+            rows = project.store.rows_of(listed) if quiet else project.store.rows()
+            echo(as_table(project, project.views(rows, only=listed, statuses=statuses), quiet))
         return None
 
     def task_status() -> dict:
