@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from taskorch.commands import (cleanup, cron, heartbeat, import_, launch, operator, plan, status,
-                               usage)
+from taskorch.commands import (cleanup, cron, doctor, heartbeat, import_, launch, operator, plan,
+                               status, usage)
 from taskorch.commands.usage import Verb
 from taskorch.manifest import ManifestError
 from taskorch.project import Project
@@ -28,7 +28,7 @@ def find_manifest(control_dir: Path) -> Path:
 
 
 VERBS: tuple[Verb, ...] = (plan.VERB, launch.VERB, status.VERB, heartbeat.VERB, cron.VERB,
-                          cleanup.VERB, import_.VERB, *operator.VERBS)
+                          cleanup.VERB, import_.VERB, doctor.VERB, *operator.VERBS)
 
 
 def answer_help(argv: list[str]) -> None:
@@ -41,7 +41,7 @@ def answer_help(argv: list[str]) -> None:
 
 # Verbs that never run `launch:<id>` nor read the gate tasks: for them doit need not load one
 # task dict per manifest task (at 20,000 tasks that alone took 3.7 s).
-NO_SUBTASKS = frozenset({"plan", "status", "heartbeat", "cron", "cleanup", "import",
+NO_SUBTASKS = frozenset({"plan", "status", "heartbeat", "cron", "cleanup", "import", "doctor",
                          *(verb.name for verb in operator.VERBS)})
 
 
@@ -84,6 +84,7 @@ def namespace(dodo_file: str) -> dict[str, Any]:
         "task_cron": cron.creator(project),
         "task_cleanup": cleanup.creator(project),
         "task_import": import_.creator(project),
+        "task_doctor": doctor.creator(project),
         **operator.creators(project),
         **(launch.gate_creators(project) if subtasks else {}),
     }
