@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from taskorch import cloneconfig, git, prompts, repo, signals
+from taskorch import cloneconfig, doctor, git, prompts, repo, signals
 from taskorch.errors import TaskorchError
 from taskorch.layout import write_atomic
 from taskorch.lifecycle import Event
@@ -52,6 +52,9 @@ def launch(project: Project, task_id: str) -> Outcome:
     blockers = project.plan.blockers(task_id, project.store.statuses())
     if blockers:
         return Outcome(task_id, False, "; ".join(blockers))
+    missing = doctor.missing_program(project.manifest.profile(project.manifest.task(task_id)))
+    if missing:  # before anything is made or an attempt counted: a PATH lookup, no more
+        raise LaunchError(f"{task_id}: {missing}")
     try:
         return start(project, project.manifest.task(task_id), row.attempts + 1)
     except LaunchError:
