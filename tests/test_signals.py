@@ -4,12 +4,17 @@ an exit 0 whose events carry an error; usage in `doit status`."""
 
 from __future__ import annotations
 
-import pytest
-
+import json
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
+from conftest import DONE, agent_profile, manifest
 from taskorch import signals
 from taskorch.signals.base import Signals
+from test_heartbeat import FAST, beat_until, journal
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "agents"
 CODEX = FIXTURES / "codex-0.171.0"
@@ -113,3 +118,88 @@ def test_signals_round_trip_through_their_file(tmp_path):
     signals.save(path, Signals(finished=True, input_tokens=3, cost_usd=0.5))
     assert signals.load(path) == Signals(finished=True, input_tokens=3, cost_usd=0.5)
     assert signals.load(tmp_path / "missing.json") is None
+
+
+# -- the wrapper -------------------------------------------------------------------------------
+
+def test_the_wrapper_keeps_raw_events_shows_a_clean_transcript_and_writes_signals(tmp_path):
+    events = tmp_path / "events.jsonl"
+    escape = '{"type":"item.completed","item":{"type":"agent_message","text":"hi \\u001b]52;c;eA==\\u0007 there"}}\n'
+    events.write_text(escape + (CODEX / "exec-json-ok.jsonl").read_text())
+    agent = tmp_path / "agent.py"
+    agent.write_text("import sys\nsys.stdout.write(open(sys.argv[1]).read())\n"
+                     "print('to stderr', file=sys.stderr)\n")
+    prompt = tmp_path / "prompt.md"
+    prompt.write_text("do it\n")
+    spec = {"argv": [sys.executable, str(agent), str(events)], "prompt_file": str(prompt),
+            "cwd": str(tmp_path), "exit_file": str(tmp_path / "attempt-1.exit"),
+            "events": "codex-json", "events_file": str(tmp_path / "attempt-1.events.jsonl"),
+            "signals_file": str(tmp_path / "attempt-1.signals.json")}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    run = subprocess.run([sys.executable, "-m", "taskorch.wrapper", str(tmp_path / "spec.json")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0
+    assert (tmp_path / "attempt-1.events.jsonl").read_text() == events.read_text()
+    assert "\x1b" not in run.stdout and "\x07" not in run.stdout
+    assert "codex: hi  there" in run.stdout  # shown, the clipboard escape taken out
+    assert "codex: turn completed (30749 tokens in, 173 out)" in run.stdout
+    assert '"type"' not in run.stdout  # the raw events are kept, not shown
+    assert "to stderr" in run.stderr
+    saved = signals.load(tmp_path / "attempt-1.signals.json")
+    assert saved is not None and saved.finished and saved.input_tokens == 30749
+    assert json.loads((tmp_path / "attempt-1.exit").read_text())["code"] == 0
+
+
+# -- judging, on real tmux and git ---------------------------------------------------------------
+
+def codex_like(control, fixture: Path, **extra) -> None:
+    """One task run by a scripted `codex exec --json` that commits, prints `fixture`'s events and
+    exits 0."""
+    agent = {**agent_profile("codex_events.py", str(fixture)), "stdin": True,
+             "events": "codex-json"}
+    task = {"id": "a", "title": "the task", "files": ["a.txt"]}
+    control.write(manifest([[task]], agent="scripted", agents={"scripted": agent},
+                           **{**FAST, **extra}))
+    control.doit("launch")
+
+
+def test_exit_0_after_a_commit_with_a_clean_turn_is_complete(control):
+    codex_like(control, CODEX / "exec-json-ok.jsonl")
+    status = beat_until(control, lambda s: s["a"]["status"] in DONE)
+    assert status["a"]["attempts"] == 1
+    run = control.workdir / "runs" / "a"
+    assert (run / "attempt-1.events.jsonl").read_text() == (CODEX / "exec-json-ok.jsonl").read_text()
+    assert signals.load(run / "attempt-1.signals.json").finished
+
+
+def test_exit_0_after_a_commit_on_a_429_is_an_error_and_the_retry_is_told(control):
+    codex_like(control, CODEX / "exec-json-429.jsonl", max_attempts=2)
+    status = beat_until(control, lambda s: s["a"]["status"] == "error" and s["a"]["attempts"] == 1
+                        or s["a"]["attempts"] >= 2, what="the first attempt judged")
+    if status["a"]["attempts"] == 1:
+        assert "429" in status["a"]["reason"]
+    assert not any(new == "complete" for new, _ in journal(control, "a"))
+    failed = [reason for new, reason in journal(control, "a") if new == "error"]
+    assert "exceeded retry limit, last status: 429" in failed[0]
+    status = beat_until(control, lambda s: s["a"]["attempts"] == 2 and s["a"]["status"] == "error",
+                        what="the retry judged")
+    retry_prompt = (control.workdir / "runs" / "a" / "attempt-2.prompt.md").read_text()
+    assert "exceeded retry limit, last status: 429" in retry_prompt
+    assert status["a"]["status"] == "error"  # never complete, though each attempt committed
+
+
+def test_an_exit_0_whose_output_reports_an_error_is_a_failure_naming_it():
+    from taskorch.agents import BUILTIN
+    from taskorch.classify import Exit, Observation, classify, last_words
+    profile = BUILTIN["codex-exec"]
+
+    def verdict(ended: Exit):  # type: ignore[no-untyped-def]
+        return classify(Observation(pane=None, exit=ended, says="", steady=False,
+                                    idle_seconds=0), profile, 60)
+    failed = verdict(Exit(0, error="exceeded retry limit, last status: 429 Too Many Requests"))
+    assert failed.kind == "failed" and "last status: 429" in failed.reason
+    assert verdict(Exit(0, said="Done.")).kind == "exited"
+    assert verdict(Exit(1, error="x" * 5000)).reason.startswith("the agent exited 1: xxx")
+    assert len(verdict(Exit(1, error="x" * 5000)).reason) < 600
+    assert last_words(Exit(0, said="Formal or informal?")) == \
+        "; its last message: 'Formal or informal?'"

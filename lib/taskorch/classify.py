@@ -1,7 +1,9 @@
 """Turn what the heartbeat observed about one task into a verdict. Pure: no I/O here.
 
-Order matters: an exit is the strongest evidence, then a vanished session, then what the screen
-says (a question, the agent idle at its own prompt), and only then the stall clock.
+Order matters: an exit is the strongest evidence (with what the agent's own output said, when
+its profile reads that: an exit 0 after a reported error is a failure), then a vanished session,
+then what the screen says (a question, the agent idle at its own prompt), and only then the
+stall clock.
 """
 
 from __future__ import annotations
@@ -13,13 +15,30 @@ from taskorch.agents import AgentProfile
 from taskorch.runners.base import Pane
 
 
+# What an agent's own words may add to a reason: enough to act on, never a whole log.
+SAID_WIDTH = 500
+
+
 @dataclass(frozen=True)
 class Exit:
     code: int
     signal: int | None = None
+    error: str | None = None  # the error the agent's own output reported (signals), if any
+    said: str | None = None   # its last message
 
     def describe(self) -> str:
-        return f"was killed by signal {self.signal}" if self.signal else f"exited {self.code}"
+        how = f"was killed by signal {self.signal}" if self.signal else f"exited {self.code}"
+        return how + (f": {bounded(self.error)}" if self.error else "")
+
+
+def bounded(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= SAID_WIDTH else line[:SAID_WIDTH - 1] + "…"
+
+
+def last_words(exit: Exit | None) -> str:
+    """The agent's last message, for a reason saying why nothing was done (a question, say)."""
+    return f"; its last message: {bounded(exit.said)!r}" if exit and exit.said else ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,10 @@ def reading(profile: AgentProfile, text: str) -> str:
 
 def classify(obs: Observation, profile: AgentProfile, stall_seconds: float) -> Verdict:
     if obs.exit is not None:
+        if obs.exit.code == 0 and obs.exit.signal is None and obs.exit.error:
+            # aider exits 0 after giving up on a 429; a turn can fail after a commit
+            return Verdict("failed", f"the agent exited 0, but its output reports an error: "
+                                     f"{bounded(obs.exit.error)}")
         if obs.exit.code == 0 and obs.exit.signal is None:
             return Verdict("exited", "the agent exited 0")
         return Verdict("failed", f"the agent {obs.exit.describe()}")

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from taskorch import cleanup, cloneconfig, heal, lock, schedule, screen, seen, verifyjob
-from taskorch.classify import Exit, Observation, Verdict, classify, reading
+from taskorch import cleanup, cloneconfig, heal, lock, schedule, screen, seen, signals, verifyjob
+from taskorch.classify import Exit, Observation, Verdict, classify, last_words, reading
 from taskorch.deliver import deliver, push_early
 from taskorch.git import GitError, branch_head
 from taskorch.launch import LAUNCH_ERRORS, LaunchError, launch
@@ -219,13 +219,20 @@ def exit_of(project: Project, row: TaskRow, pane: Pane | None) -> Exit | None:
     path = project.layout.exit_file(row.id, row.attempts)
     try:
         data = json.loads(path.read_text())
-        return Exit(int(data["code"]), data.get("signal"))
+        return Exit(int(data["code"]), data.get("signal"), *reported(project, row))
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         pass
     if pane is not None and pane.dead and (pane.exit_status is not None or pane.exit_signal):
         return Exit(pane.exit_status if pane.exit_status is not None else 128 + pane.exit_signal,
-                    pane.exit_signal)
+                    pane.exit_signal, *reported(project, row))
     return None
+
+
+def reported(project: Project, row: TaskRow) -> tuple[str | None, str | None]:
+    """The error and last message the attempt's own output reported, when its profile reads it
+    (`events`; the wrapper writes them before the exit file)."""
+    said = signals.load(project.layout.signals_file(row.id, row.attempts))
+    return (said.error, said.last_message) if said else (None, None)
 
 
 def act(project: Project, look: Look) -> list[str]:
@@ -259,8 +266,8 @@ def heal_one(project: Project, task: Task, row: TaskRow, verdict: Verdict, look:
             return []  # its verify job still runs, or was just started
         if result.ok:
             return [heal.complete(project, task, row, result)]
-        return [heal.fail(project, task, row, f"{verdict.reason}, but {result.reason}",
-                          look.obs.exit, result.output)]
+        return [heal.fail(project, task, row, f"{verdict.reason}, but {result.reason}"
+                          f"{last_words(look.obs.exit)}", look.obs.exit, result.output)]
     if verdict.kind in ("failed", "lost"):
         return [heal.fail(project, task, row, verdict.reason, look.obs.exit)]
     if verdict.kind == "waiting":
