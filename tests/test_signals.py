@@ -152,13 +152,13 @@ def test_the_wrapper_keeps_raw_events_shows_a_clean_transcript_and_writes_signal
 
 # -- judging, on real tmux and git ---------------------------------------------------------------
 
-def codex_like(control, fixture: Path, **extra) -> None:
-    """One task run by a scripted `codex exec --json` that commits, prints `fixture`'s events and
-    exits 0."""
-    agent = {**agent_profile("codex_events.py", str(fixture)), "stdin": True,
-             "events": "codex-json"}
-    task = {"id": "a", "title": "the task", "files": ["a.txt"]}
-    control.write(manifest([[task]], agent="scripted", agents={"scripted": agent},
+def codex_like(control, fixture: Path, events: str = "codex-json", tasks: tuple[str, ...] = ("a",),
+               **extra) -> None:
+    """Tasks run by a scripted `codex exec --json` (or `claude -p`) that commits, prints
+    `fixture`'s events and exits 0."""
+    agent = {**agent_profile("print_events.py", str(fixture)), "stdin": True, "events": events}
+    listed = [{"id": t, "title": f"task {t}", "files": [f"{t}.txt"]} for t in tasks]
+    control.write(manifest([listed], agent="scripted", agents={"scripted": agent},
                            **{**FAST, **extra}))
     control.doit("launch")
 
@@ -167,6 +167,7 @@ def test_exit_0_after_a_commit_with_a_clean_turn_is_complete(control):
     codex_like(control, CODEX / "exec-json-ok.jsonl")
     status = beat_until(control, lambda s: s["a"]["status"] in DONE)
     assert status["a"]["attempts"] == 1
+    assert status["a"]["usage"] == {"input_tokens": 30749, "output_tokens": 173, "cost_usd": None}
     run = control.workdir / "runs" / "a"
     assert (run / "attempt-1.events.jsonl").read_text() == (CODEX / "exec-json-ok.jsonl").read_text()
     assert signals.load(run / "attempt-1.signals.json").finished
@@ -203,3 +204,39 @@ def test_an_exit_0_whose_output_reports_an_error_is_a_failure_naming_it():
     assert len(verdict(Exit(1, error="x" * 5000)).reason) < 600
     assert last_words(Exit(0, said="Formal or informal?")) == \
         "; its last message: 'Formal or informal?'"
+
+
+# -- usage in status ---------------------------------------------------------------------------
+
+def test_usage_per_task_and_in_total_shows_in_status(control):
+    codex_like(control, CLAUDE / "stream-json-ok.jsonl", events="claude-stream-json",
+               tasks=("a", "b"))
+    beat_until(control, lambda s: all(t["status"] in DONE for t in s.values()))
+    report = json.loads(control.doit("status", "--format", "json").stdout)
+    one = {"input_tokens": 37752, "output_tokens": 115, "cost_usd": 0.153308}
+    assert [t["usage"] for t in report["tasks"]] == [one, one]
+    assert report["usage"] == {"input_tokens": 75504, "output_tokens": 230,
+                               "cost_usd": pytest.approx(0.306616)}
+    table = control.doit("status").stdout
+    assert "usage: 75,504 tokens in, 230 out, $0.3066" in table
+    detail = control.doit("status", "--task", "a").stdout
+    assert "usage:\n  attempt 1: 37,752 tokens in, 115 out, $0.1533" in detail
+
+
+def test_usage_sums_attempts_and_says_what_was_not_reported(control):
+    codex_like(control, CODEX / "exec-json-429.jsonl", max_attempts=2)
+    beat_until(control, lambda s: s["a"]["attempts"] == 2 and s["a"]["status"] == "error")
+    assert control.status()["a"]["usage"] == {"input_tokens": None, "output_tokens": None,
+                                              "cost_usd": None}
+    detail = control.doit("status", "--task", "a").stdout
+    assert "  attempt 1: ? tokens in, ? out, cost not reported" in detail
+    assert "  total: ? tokens in, ? out, cost not reported" in detail
+
+
+def test_no_usage_for_agents_whose_output_is_not_read(control):
+    task = {"id": "a", "title": "the task", "files": ["a.txt"]}
+    control.write(manifest([[task]], **FAST))
+    control.doit("launch")
+    beat_until(control, lambda s: s["a"]["status"] in DONE)
+    assert control.status()["a"]["usage"] is None
+    assert "usage" not in control.doit("status").stdout.split("tasks:")[-1].split("phases")[0]

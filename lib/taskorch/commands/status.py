@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from doit.exceptions import TaskFailed
 
-from taskorch import lock, schedule
+from taskorch import lock, schedule, signals
 from taskorch.commands.usage import Verb
 from taskorch.state import epoch, stamp
 from taskorch.terminal import echo, out
@@ -83,16 +83,25 @@ def health_line(h: dict[str, Any]) -> str:
     return "health: " + "; ".join(parts)
 
 
+def usage_of(project: Project, views: dict[str, View]) -> dict[str, dict[str, Any] | None]:
+    """Each listed task's tokens and cost, summed over its attempts (issue 9, part 8)."""
+    return {task_id: signals.usage(said for _, said in signals.attempts(
+        project.layout, task_id, view.row.attempts)) for task_id, view in views.items()}
+
+
 def as_dict(project: Project, views: dict[str, View]) -> dict[str, Any]:
     m = project.manifest
-    return {"health": health(project), "tasks": [{
+    usage = usage_of(project, views)
+    return {"health": health(project),
+            "usage": signals.summed(u for u in usage.values() if u),
+            "tasks": [{
         "id": t.id, "phase": m.phases[t.phase].name, "status": views[t.id].status,
         "reason": views[t.id].reason, "attempts": views[t.id].row.attempts,
         "branch": views[t.id].row.branch, "worktree": views[t.id].row.worktree,
         "session": views[t.id].row.session, "prNumber": views[t.id].row.pr_number,
         "delivery": views[t.id].row.delivery,
         "startedAt": views[t.id].row.started_at, "completedAt": views[t.id].row.completed_at,
-        "lastProgress": views[t.id].row.last_progress,
+        "lastProgress": views[t.id].row.last_progress, "usage": usage[t.id],
     } for t in m.tasks]}
 
 
@@ -130,7 +139,10 @@ def as_table(project: Project, views: dict[str, View], left_out: dict[str, str])
     phases = "  ".join(f"{p + 1}={phase.name}" for p, phase in enumerate(m.phases))
     hidden = ([f"{len(left_out)} more not listed ({tally(left_out.values())});"
                " `doit status --all` lists every task"] if left_out else [])
-    return "\n".join(lines + hidden + ["", f"{len(m.tasks)} tasks: {summary}",
+    total = signals.summed(u for u in usage_of(project, views).values() if u)
+    spent = ([f"usage{' of the listed tasks' if left_out else ''}: {signals.usage_text(total)}"]
+             if total else [])
+    return "\n".join(lines + hidden + ["", f"{len(m.tasks)} tasks: {summary}", *spent,
                                        f"phases: {phases}", health_line(health(project))])
 
 
@@ -155,6 +167,12 @@ def one_task(project: Project, views: dict[str, View], task_id: str, log_lines: 
            "", "journal:"]
     out += [f"  {e.at}  {e.old or '-'} -> {e.new}: {e.reason}"
             for e in project.store.events(task_id, limit=10)]
+    reports = signals.attempts(project.layout, task_id, row.attempts)
+    if reports:
+        out += ["", "usage:"] + [f"  attempt {n}: {signals.usage_text(signals.usage([said]))}"
+                                 for n, said in reports]
+        if len(reports) > 1:
+            out.append(f"  total: {signals.usage_text(signals.usage(s for _, s in reports))}")
     log = project.layout.log(task_id)
     if log.exists():
         tail = log.read_bytes()[-65536:].decode("utf-8", errors="replace").splitlines()[-log_lines:]

@@ -8,7 +8,8 @@ makes a parser of that class per attempt, and the schema checks the name against
 from __future__ import annotations
 
 from taskorch.signals.aider_text import AiderText
-from taskorch.signals.base import Parser, Signals, load, save
+from taskorch.signals.base import (Parser, Signals, attempts, load, save, summed, usage,
+                                   usage_text)
 from taskorch.signals.claude_stream_json import ClaudeStreamJson
 from taskorch.signals.codex_json import CodexJson
 
@@ -24,4 +25,5 @@ def parser(name: str) -> Parser:
     return PARSERS[name]()
 
 
-__all__ = ["PARSERS", "Parser", "Signals", "load", "parser", "save"]
+__all__ = ["PARSERS", "Parser", "Signals", "attempts", "load", "parser", "save", "summed",
+           "usage", "usage_text"]

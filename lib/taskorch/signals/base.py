@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Iterable, Protocol
 
-from taskorch.layout import write_atomic
+from taskorch.layout import Layout, write_atomic
+
+USAGE = ("input_tokens", "output_tokens", "cost_usd")
 
 # A transcript line longer than this is cut: a command's whole output or a long message would
 # push everything else off the pane, and the raw events keep all of it.
@@ -86,3 +88,38 @@ def load(path: Path) -> Signals | None:
         return Signals.from_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, TypeError):
         return None
+
+
+def attempts(layout: Layout, task_id: str, count: int) -> list[tuple[int, Signals]]:
+    """(attempt, signals) for attempts 1..count that have any: those whose agent's profile
+    reads its output. Kept in the run directory, beside the exit files, not in the state."""
+    found = ((n, load(layout.signals_file(task_id, n))) for n in range(1, count + 1))
+    return [(n, said) for n, said in found if said is not None]
+
+
+def usage(reports: Iterable[Signals]) -> dict[str, Any] | None:
+    """Tokens and cost of attempts added up, or None when none reported anything."""
+    return summed({key: getattr(said, key) for key in USAGE} for said in reports)
+
+
+def summed(figures: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """{input_tokens, output_tokens, cost_usd} added up, or None for no figures at all. A figure
+    none of them gave stays None: codex reports no cost, and unknown is not $0."""
+    total: dict[str, Any] = dict.fromkeys(USAGE)
+    seen = False
+    for figure in figures:
+        seen = True
+        for key in USAGE:
+            if figure.get(key) is not None:
+                total[key] = (total[key] or 0) + figure[key]
+    return total if seen else None
+
+
+def usage_text(total: dict[str, Any] | None) -> str:
+    """`30,749 tokens in, 173 out, $0.1533`, saying which figure is not known."""
+    figures = total or dict.fromkeys(USAGE)
+
+    def count(key: str) -> str:
+        return "?" if figures[key] is None else f"{figures[key]:,}"
+    cost = "cost not reported" if figures["cost_usd"] is None else f"${figures['cost_usd']:.4f}"
+    return f"{count('input_tokens')} tokens in, {count('output_tokens')} out, {cost}"

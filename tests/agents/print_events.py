@@ -1,8 +1,9 @@
-"""Scripted agent that acts as `codex exec --json`: reads its prompt on stdin, works like the
-demo agent (edits the listed files and commits), then prints a recorded event stream and exits
-with the code given (default 0), whatever the events say.
+"""Scripted agent that acts as `codex exec --json` or `claude -p --output-format stream-json`:
+reads its prompt on stdin, works like the demo agent (edits the listed files and commits), then
+prints a recorded event stream and exits with the code given (default 0), whatever the events
+say.
 
-usage: codex_events.py EVENTS_FILE [EXIT_CODE]
+usage: print_events.py EVENTS_FILE [EXIT_CODE]
 """
 
 import contextlib
