@@ -11,7 +11,11 @@ set -euo pipefail
 CODEX_VERSION=0.171.0
 CLAUDE_VERSION=2.1.332
 AIDER_VERSION=0.86.2
-PREFIX=${TASKORCH_AGENTS_PREFIX:-/opt/taskorch-agents}
+if [[ -z ${TASKORCH_AGENTS_PREFIX:-} ]]; then  # /opt for root and CI; a user's cache otherwise
+  if [[ -w /opt ]]; then TASKORCH_AGENTS_PREFIX=/opt/taskorch-agents
+  else TASKORCH_AGENTS_PREFIX=${XDG_CACHE_HOME:-$HOME/.cache}/taskorch-agents; fi
+fi
+PREFIX=$TASKORCH_AGENTS_PREFIX
 NPM_PREFIX=$PREFIX/npm
 AIDER_VENV=$PREFIX/aider-venv
 STEP_TIMEOUT=${TASKORCH_AGENTS_TIMEOUT:-900}
