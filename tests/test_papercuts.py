@@ -83,6 +83,19 @@ def test_a_state_store_on_a_full_disk_is_named(control):
         "error): free space on its disk or fix the disk, then run the command again"]
 
 
+def test_status_on_a_full_disk_is_one_line_not_a_traceback(control):
+    # doit wrote its own dependency file at the end of every run, status too: on a full disk
+    # that was a traceback; read-only verbs now keep it in memory
+    one_task(control)
+    control.doit("status")
+    result = subprocess.run(["sh", "-c", 'ulimit -f 1; trap "" XFSZ; exec "$0" -m doit status',
+                             sys.executable], cwd=control.path, capture_output=True, text=True,
+                            timeout=60, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    said = result.stdout + result.stderr
+    assert "Traceback" not in said and "doit.db" not in said, said
+    assert len(result.stderr.strip().splitlines()) <= 1, result.stderr
+
+
 def test_a_failing_verb_names_itself_once(control):
     one_task(control)
     for argv in (("stop", "nosuch"), ("status", "--task", "nosuch")):

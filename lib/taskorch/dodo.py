@@ -70,7 +70,11 @@ def namespace(dodo_file: str) -> dict[str, Any]:
     project.layout.root.mkdir(parents=True, exist_ok=True)
     return {
         "DOIT_CONFIG": {
-            "dep_file": str(project.layout.doit_db),
+            # taskorch keeps nothing in doit's dependency file (its tasks' up-to-date checks
+            # read state.db), so it stays in memory: its write at the end of every run made
+            # even `doit status` fail with a traceback on a full disk, and overlapping runs
+            # raced on it.
+            "dep_file": ":memory:",
             "backend": "sqlite3",
             "verbosity": 2,
             "reporter": Reporter,
