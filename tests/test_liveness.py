@@ -177,3 +177,23 @@ def test_status_health_shows_the_last_tick_an_overdue_retry_and_a_held_lock(cont
     assert last.startswith("health: ") and f"lock held by pid {os.getpid()} for 2m" in last
     assert "retry overdue: a (due 10m ago)" in last
     assert health(control)["lock"] is None
+
+
+def test_no_delayed_tick_lingers_once_nothing_can_fall_due(control):
+    # a stall check was asked for while the agent ran; once it is done, that sleeper must end
+    control.write(manifest([[{"id": "a", "title": "a", "files": ["a.txt"]}]], hook=True,
+                           stall_minutes=20))
+    control.doit("launch")
+    wait_for(lambda: health(control)["nextTick"] is not None or
+             control.status()["a"]["status"] in DONE, what="a stall check or the end")
+    wait_for(lambda: control.status()["a"]["status"] in DONE, what="a done")
+    beat(control)
+    assert health(control)["nextTick"] is None
+    wait_for(lambda: not sleepers(control), timeout=10, what="the delayed tick's sleeper to end")
+
+
+def sleepers(control) -> list[str]:  # type: ignore[no-untyped-def]
+    """This project's pending delayed-tick processes (python -m taskorch.schedule ...)."""
+    lines = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return [line for line in lines.splitlines()
+            if "taskorch.schedule" in line and str(control.workdir) in line]

@@ -138,7 +138,10 @@ def wake_later(project: Project) -> list[str]:
     if not project.manifest.hook:
         return []
     due = schedule.next_due(project, time.time())
-    line = schedule.request(project, *due) if due else None
+    if due is None:  # nothing will fall due: a sleeper still pending sees this and ends
+        project.layout.wakeup.unlink(missing_ok=True)
+        return []
+    line = schedule.request(project, *due)
     return [line] if line else []
 
 
