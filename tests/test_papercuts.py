@@ -69,14 +69,18 @@ def test_a_state_store_that_is_not_a_database_is_named_with_what_to_do(control):
     assert control.status()["a"]["status"] == "pending"
 
 
+def on_a_full_disk(control, *args: str) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+    """`doit ARGS` where every write past 512 bytes fails as on a full disk (a file-size limit,
+    SIGXFSZ ignored, so the write returns an error instead of killing doit)."""
+    return subprocess.run(["sh", "-c", 'ulimit -f 1; trap "" XFSZ; exec "$0" -m doit "$@"',
+                           sys.executable, *args], cwd=control.path, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+
+
 def test_a_state_store_on_a_full_disk_is_named(control):
     one_task(control)
     control.doit("status")
-    # A file-size limit makes every write past 512 bytes fail as a full disk would (SIGXFSZ
-    # ignored, so the write returns an error instead of killing doit).
-    result = subprocess.run(["sh", "-c", 'ulimit -f 1; trap "" XFSZ; exec "$0" -m doit skip a',
-                             sys.executable], cwd=control.path, capture_output=True, text=True,
-                            timeout=60, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    result = on_a_full_disk(control, "skip", "a")
     assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.strip().splitlines() == [
         f"taskorch: skip: cannot use the state store {control.workdir / 'state.db'} (disk I/O "
@@ -88,9 +92,7 @@ def test_status_on_a_full_disk_is_one_line_not_a_traceback(control):
     # that was a traceback; read-only verbs now keep it in memory
     one_task(control)
     control.doit("status")
-    result = subprocess.run(["sh", "-c", 'ulimit -f 1; trap "" XFSZ; exec "$0" -m doit status',
-                             sys.executable], cwd=control.path, capture_output=True, text=True,
-                            timeout=60, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    result = on_a_full_disk(control, "status")
     said = result.stdout + result.stderr
     assert "Traceback" not in said and "doit.db" not in said, said
     assert len(result.stderr.strip().splitlines()) <= 1, result.stderr

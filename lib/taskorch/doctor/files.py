@@ -44,14 +44,21 @@ def shown_path(path: Path, home: Path) -> str:
         return str(path)
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
-    """The JSON object in `path`; None when it does not exist."""
+def read_text(path: Path) -> str | None:
+    """The text of `path`; None when it does not exist."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise Unreadable(f"{path} cannot be read ({type(exc).__name__})") from None
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in `path`; None when it does not exist."""
+    text = read_text(path)
+    if text is None:
+        return None
     try:
         data = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:  # its message quotes positions, never content
@@ -63,12 +70,9 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 def read_toml(path: Path) -> tuple[dict[str, Any], str] | None:
     """(the parsed table, the text) of `path`; None when it does not exist."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text = read_text(path)
+    if text is None:
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise Unreadable(f"{path} cannot be read ({type(exc).__name__})") from None
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:  # positions only, never content

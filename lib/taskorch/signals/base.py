@@ -123,3 +123,25 @@ def usage_text(total: dict[str, Any] | None) -> str:
         return "?" if figures[key] is None else f"{figures[key]:,}"
     cost = "cost not reported" if figures["cost_usd"] is None else f"${figures['cost_usd']:.4f}"
     return f"{count('input_tokens')} tokens in, {count('output_tokens')} out, {cost}"
+
+
+class JsonLines:
+    """The shape of a JSON-lines format's parser: a line that is not a JSON object is shown as
+    it is, and each object goes to `event`, which subclasses write."""
+
+    raw_suffix = ".events.jsonl"
+
+    def __init__(self) -> None:
+        self.signals = Signals()
+
+    def feed(self, line: str) -> str | None:
+        event = as_json(line)
+        if event is None:
+            return cut(line) if line.strip() else None
+        return self.event(event)
+
+    def event(self, event: dict[str, Any]) -> str | None:
+        raise NotImplementedError
+
+    def result(self) -> Signals:
+        return self.signals

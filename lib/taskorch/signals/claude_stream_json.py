@@ -12,22 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskorch.signals.base import Signals, as_json, cut
+from taskorch.signals.base import JsonLines, cut
 
 # The parts of a tool call that say what it does; the rest (file contents) stays in the events.
 TOOL_SUBJECT = ("command", "file_path", "path", "pattern", "url", "description")
 
 
-class ClaudeStreamJson:
-    raw_suffix = ".events.jsonl"
-
-    def __init__(self) -> None:
-        self.signals = Signals()
-
-    def feed(self, line: str) -> str | None:
-        event = as_json(line)
-        if event is None:
-            return cut(line) if line.strip() else None
+class ClaudeStreamJson(JsonLines):
+    def event(self, event: dict[str, Any]) -> str | None:
         kind = event.get("type")
         if kind == "system":
             return self._system(event)
@@ -92,9 +84,6 @@ class ClaudeStreamJson:
         ending = f"failed: {s.error}" if failed else "done"
         return cut(f"claude: {ending} ({s.input_tokens} tokens in, {s.output_tokens} out"
                    + (f", ${s.cost_usd:.4f}" if s.cost_usd is not None else "") + ")")
-
-    def result(self) -> Signals:
-        return self.signals
 
 
 def _content(message: Any) -> list[dict[str, Any]]:

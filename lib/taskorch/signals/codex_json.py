@@ -11,19 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskorch.signals.base import Signals, as_json, cut
+from taskorch.signals.base import JsonLines, cut
 
 
-class CodexJson:
-    raw_suffix = ".events.jsonl"
-
-    def __init__(self) -> None:
-        self.signals = Signals()
-
-    def feed(self, line: str) -> str | None:
-        event = as_json(line)
-        if event is None:
-            return cut(line) if line.strip() else None
+class CodexJson(JsonLines):
+    def event(self, event: dict[str, Any]) -> str | None:
         kind = event.get("type")
         if kind == "turn.started":
             # The last turn decides: a new turn starts neither finished nor failed.
@@ -80,6 +72,3 @@ class CodexJson:
         s = self.signals
         return "" if s.input_tokens is None else \
             f" ({s.input_tokens} tokens in, {s.output_tokens} out)"
-
-    def result(self) -> Signals:
-        return self.signals
