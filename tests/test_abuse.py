@@ -917,8 +917,9 @@ ESCAPING_TITLE = "\x1b]52;c;dG91Y2g=\x07\x9b2J\x1bPq#0\x1b\\ \x1b]0;owned\x07tit
 @pytest.mark.parametrize("argv", [("plan", "--format", "dot"), ("plan", "--format", "mermaid"),
                                   ("launch",), ("list", "--all")], ids=" ".join)
 def test_other_views_do_not_emit_terminal_escapes_from_titles(control, argv):
+    # an agent that exists and does nothing: launch starts it and says so, title and all
     control.write(manifest([[{"id": "t1", "title": ESCAPING_TITLE, "files": ["a"]}]],
-                           agent="missing-agent", agents={"missing-agent": {"command": ["/nonexistent"]}}))
+                           agent="idle-agent", agents={"idle-agent": {"command": ["true", "x"]}}))
     out = control.doit(*argv, check=False).stdout
     assert "title" in out and TERMINAL_CONTROLS.search(out) is None, repr(out)
 
