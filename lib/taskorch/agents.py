@@ -37,6 +37,7 @@ class AgentProfile:
     waiting: tuple[str, ...] = ()
     idle: tuple[str, ...] = ()
     error: tuple[str, ...] = ()
+    busy: tuple[str, ...] = ()  # on screen while it works: vetoes idle (screen.py, classify.py)
     env: dict[str, str] = field(default_factory=dict)
     answers: tuple[Answer, ...] = ()
     events: str | None = None  # a parser in taskorch.signals: the agent's output is read
@@ -70,19 +71,34 @@ BUILTIN: dict[str, AgentProfile] = {
     profile.name: profile
     for profile in (
         AgentProfile(
+            # --no-daemon: codex 0.171 runs turns in a background daemon (`codex app-server`)
+            # that outlives the session; this keeps the turn in the TUI's own process, so
+            # stopping the session stops the turn (DESIGN.md, "Real agent CLIs").
             name="codex",
-            command=("codex", "--dangerously-bypass-approvals-and-sandbox", MODEL_ARGS, "{prompt}"),
+            command=("codex", "--no-daemon", "--dangerously-bypass-approvals-and-sandbox",
+                     MODEL_ARGS, "{prompt}"),
             model_args=("--model", "{model}"),
             interactive=True,
-            waiting=(r"Do you trust the contents of this directory", r"Update available!",
+            # Judged from the prompt at the bottom only (screen.bottom). 0.171's trust dialog is
+            # `Trust this folder? …` / `› 1. Trust and continue` / `enter continue · esc back`;
+            # older ones `Do you trust the contents of this directory` / `Press enter to …`.
+            waiting=(r"Trust this folder\?", r"^\s*enter continue\b.*\besc back",
+                     r"Do you trust the contents of this directory", r"Update available!",
                      r"Would you like to run the following command",
                      r"Press enter to (continue|confirm)"),
-            idle=(r"^\s*›\s", r"\? for shortcuts"),
-            error=(r"You've hit your usage limit", r"stream disconnected before completion",
-                   r"exceeded retry limit", r"401 Unauthorized", r"Quota exceeded",
-                   r"log out and sign in again"),
-            # Safe to answer without a person: trust the task's own worktree, skip an update.
-            answers=(Answer(r"Do you trust the contents of this directory", "1"),
+            # The composer (`› Ask Codex to do anything`) is on screen at startup, while working
+            # and when done: only a finished turn (`Worked for 1s • 06:03`) or an error cell
+            # (`■ …`) says the turn is over, and only with no busy line on the screen.
+            idle=(r"^\s*Worked for <?\d", r"^\s*■ "),
+            busy=(r"esc to interrupt", r"^\s*[•◦]\s+Working\b", r"^\s*[•◦]\s+Reconnecting\.\.\."),
+            # Read on the whole screen when idle: the TUI puts every error in a `■` cell
+            # (`■ exceeded retry limit, last status: 429 …`, `■ We're currently experiencing
+            # high demand …`). Unanchored words would match a diff or the model's own prose.
+            error=(r"^\s*■ (?!Conversation interrupted)",),
+            # Safe to answer without a person: trust the task's own worktree (Enter on
+            # `1. Trust and continue`; older builds: `1`), skip an update.
+            answers=(Answer(r"1\. Trust and continue", "", ("Enter",)),
+                     Answer(r"Do you trust the contents of this directory", "1"),
                      Answer(r"Update available!", "2")),
         ),
         AgentProfile(
@@ -100,12 +116,21 @@ BUILTIN: dict[str, AgentProfile] = {
             command=("claude", "--dangerously-skip-permissions", MODEL_ARGS, "{prompt}"),
             model_args=("--model", "{model}"),
             interactive=True,
-            waiting=(r"Do you trust the files in this folder", r"trust this folder",
-                     r"Bypass Permissions mode", r"Do you want to (proceed|make this edit|create)",
-                     r"Enter to confirm", r"Select login method:"),
-            idle=(r"^❯\s", r"\? for shortcuts", r"^✻ \w+ for \d"),
-            error=(r"API Error", r"session limit", r"usage limit reached", r"Credit balance is too low",
-                   r"Please run /login", r"cannot be used with root/sudo privileges"),
+            # Every dialog of 2.1.332 ends in a footer: `Enter to confirm · Esc to cancel` (trust,
+            # bypass warning, API key), `Enter to select · ↑/↓ to navigate · Esc to cancel`
+            # (AskUserQuestion).
+            waiting=(r"Enter to (confirm|select)\b", r"↑/↓ to navigate",
+                     r"Do you trust the files in this folder", r"Do you want to (proceed|make this edit|create)",
+                     r"Select login method:"),
+            # The `❯` input box is always on screen: only a finished turn (`✻ Cogitated for 1s ·
+            # done 6:05 AM`) or a given-up one (`❯ Resend your message to try again`) is idle.
+            idle=(r"^\s*[✻✽✶✳✢·*]\s+\w+ed for <?\d", r"^❯\s*Resend your message"),
+            # While working: `✽ Smooshing… (0s · ↓ 12 tokens)` above the box, `esc to interrupt`
+            # in the footer; while retrying: `✻ 500 Internal server error · retrying in 4s`.
+            busy=(r"esc to interrupt", r"^\s*[✻✽✶✳✢·*]\s+\w+…", r"retrying in \d+"),
+            error=(r"^\s*[●⎿]\s+API Error", r"^\s*[●⎿]\s+.*(session limit|usage limit reached|"
+                   r"Credit balance is too low|Please run /login)",
+                   r"cannot be used with root/sudo privileges"),
         ),
         AgentProfile(
             # Headless: the prompt on stdin (no argv limit), events on stdout. As root, claude
@@ -168,6 +193,7 @@ def profile_from_manifest(name: str, raw: dict[str, Any]) -> AgentProfile:
         waiting=tuple(merged["waiting"]),
         idle=tuple(merged["idle"]),
         error=tuple(merged["error"]),
+        busy=tuple(merged["busy"]),
         env=dict(merged["env"]),
         answers=tuple(a if isinstance(a, Answer) else
                       Answer(a["match"], a.get("send", answer["send"]),

@@ -45,7 +45,7 @@ def last_words(exit: Exit | None) -> str:
 class Observation:
     pane: Pane | None     # None: the session (or the whole tmux server) is gone
     exit: Exit | None     # from the wrapper's exit file, or the dead pane
-    says: str             # what the screen shows: 'waiting:<question>', 'idle' or ''
+    says: str             # what the screen shows: 'waiting:<question>', 'error:<line>', 'idle', ''
     steady: bool          # the screen is the same as at the previous look
     idle_seconds: float   # since the last real progress (or the last nudge)
     alive: bool = False   # no session seen, but the agent's processes still run (runner.alive)
@@ -59,16 +59,29 @@ class Verdict:
 
 
 def reading(profile: AgentProfile, text: str) -> str:
-    """What a freshly captured screen says, kept in the store between captures."""
-    bottom = screens.tail(text)
+    """What a freshly captured screen says, kept in the store between captures:
+    'waiting:<question>', 'error:<line>', 'idle' or ''.
+
+    - A question is judged from the prompt at the bottom (screen.bottom): a question that has
+      scrolled up is history, and a side panel's text is not the conversation.
+    - A busy marker anywhere on the screen vetoes idle: codex keeps its composer and Claude its
+      input box on screen while they work.
+    - An interactive agent idle at its prompt with an `error` pattern anywhere on the screen
+      failed: that line is the reason (codex `■ exceeded retry limit`, Claude `● API Error`).
+    """
+    prompt = screens.bottom(text)
     # Answerable questions first, so the line kept is the one its answer's pattern matches.
-    question = (screens.find(tuple(a.match for a in profile.answers), bottom)
-                or screens.find(profile.waiting, bottom))
+    question = (screens.find(tuple(a.match for a in profile.answers), prompt)
+                or screens.find(profile.waiting, prompt))
     if question:
         return f"waiting:{question}"
-    if profile.interactive and screens.find(profile.idle, screens.tail(text, 5)):
-        return "idle"
-    return ""
+    if not profile.interactive:
+        return ""
+    whole = "\n".join(screens.rows(text))
+    if screens.find(profile.busy, whole) or not screens.find(profile.idle, prompt):
+        return ""
+    error = screens.find(profile.error, whole)
+    return f"error:{error}" if error else "idle"
 
 
 def classify(obs: Observation, profile: AgentProfile, stall_seconds: float) -> Verdict:
@@ -91,6 +104,9 @@ def classify(obs: Observation, profile: AgentProfile, stall_seconds: float) -> V
     if obs.says.startswith("waiting:"):
         question = obs.says.split(":", 1)[1]
         return Verdict("waiting", f"waiting for input: {question}", question)
+    if obs.says.startswith("error:") and obs.steady and profile.interactive:
+        return Verdict("failed", "idle at its own prompt after an error on its screen: "
+                       + bounded(obs.says.split(":", 1)[1]))
     if obs.says == "idle" and obs.steady and profile.interactive:
         return Verdict("idle", "idle at its own prompt after finishing")
     if obs.idle_seconds >= stall_seconds:

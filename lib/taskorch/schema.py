@@ -402,6 +402,8 @@ AGENT = _level(
     _agent("waiting", REGEX_LIST, "screen patterns: it waits for input", default=[]),
     _agent("idle", REGEX_LIST, "screen patterns: it is idle at its prompt", default=[]),
     _agent("error", REGEX_LIST, "screen patterns: it failed", default=[]),
+    _agent("busy", REGEX_LIST, "screen patterns, read on the whole screen: it is working, so "
+           "it is not idle whatever else the screen shows", default=[]),
     _agent("env", STR_MAP, "environment variables for the agent", default={}),
     _agent("answers", ANSWERS, "questions that may be answered without a person (keys below)",
            default=[]),

@@ -2,6 +2,10 @@
 
 A spinner keeps a wedged agent's screen changing (DESIGN.md), so progress is judged on the
 screen with spinner glyphs, elapsed-time counters, token counts and progress bars removed.
+
+A question is judged from the prompt at the bottom (`bottom`): the last few lines with content,
+read from the conversation's column only. Claude Code opens a diff panel at the right of every
+row (`│` at one column, at 160x45), and its text would otherwise end every line.
 """
 
 from __future__ import annotations
@@ -25,6 +29,47 @@ def clean(screen: str) -> str:
     while lines and not lines[-1]:
         lines.pop()
     return "\n".join(lines)
+
+
+# The prompt at the bottom: this many lines with content (rules and blank lines not counted).
+PROMPT_LINES = 6
+BORDER = "│"
+RULE = re.compile(r"^[\s─━═╌┄▔▁-]*$")
+
+
+def rows(screen: str) -> list[str]:
+    """The screen's lines, cleaned, with a right-hand panel cut off (see `panel_column`)."""
+    lines = clean(screen).splitlines()
+    column = panel_column(lines)
+    if column is None:
+        return lines
+    out = []
+    for line in lines:
+        near = [i for i, c in enumerate(line) if c == BORDER and column - 6 <= i <= column + 1]
+        out.append(line[:near[-1]].rstrip() if near else line)
+    return out
+
+
+def panel_column(lines: list[str]) -> int | None:
+    """The column of a side panel's border: a `│` at the same column on most of the rows that
+    reach it (at least 5). Rows with wide characters may put it a little to the left."""
+    counts: dict[int, int] = {}
+    for line in lines:
+        for i, c in enumerate(line):
+            if c == BORDER:
+                counts[i] = counts.get(i, 0) + 1
+    if not counts:
+        return None
+    column, seen = max(counts.items(), key=lambda item: (item[1], item[0]))
+    reaching = sum(1 for line in lines if len(line) > column)
+    return column if seen >= 5 and seen * 2 >= reaching else None
+
+
+def bottom(screen: str, lines: int = PROMPT_LINES) -> str:
+    """The prompt at the bottom: the last `lines` lines with content, panel cut off. A question
+    above them has scrolled up into history."""
+    content = [line for line in rows(screen) if line.strip() and not RULE.match(line)]
+    return "\n".join(content[-lines:])
 
 
 def fingerprint(screen: str) -> str:
