@@ -11,7 +11,7 @@ import json
 import random
 import time
 
-from taskorch import launch, prompts, screen, seen
+from taskorch import excerpt, launch, prompts, seen
 from taskorch.agents import Answer
 from taskorch.classify import Exit
 from taskorch.layout import write_atomic
@@ -22,7 +22,6 @@ from taskorch.state import TaskRow, epoch, now, stamp
 from taskorch.verify import Result
 
 BACKOFF_CAP = 600.0
-LOG_TAIL_LINES = 40
 
 
 def backoff(used: int, base: float) -> float:
@@ -34,16 +33,6 @@ def backoff(used: int, base: float) -> float:
 
 def budget_left(project: Project, row: TaskRow) -> int:
     return project.manifest.max_attempts - (row.attempts - row.budget_from)
-
-
-def log_tail(project: Project, task_id: str, lines: int = LOG_TAIL_LINES) -> str:
-    log = project.layout.log(task_id)
-    if not log.exists():
-        return ""
-    with open(log, "rb") as f:
-        f.seek(max(0, log.stat().st_size - 64 * 1024))
-        text = f.read().decode("utf-8", errors="replace")
-    return "\n".join(screen.clean(text).splitlines()[-lines:])
 
 
 def complete(project: Project, task: Task, row: TaskRow, result: Result) -> str:
@@ -58,10 +47,15 @@ def complete(project: Project, task: Task, row: TaskRow, result: Result) -> str:
 
 def fail(project: Project, task: Task, row: TaskRow, reason: str, exit: Exit | None = None,
          output: str = "") -> str:
-    """Record why this attempt failed, then schedule the next while the budget lasts."""
+    """Record why this attempt failed, then schedule the next while the budget lasts. The
+    record quotes a clean, bounded excerpt of the attempt's output (excerpt.py), and notes where
+    the log ends, so the next attempt's excerpt starts there."""
+    log = project.layout.log(task.id)
     failure = {"reason": reason, "exit_code": exit.code if exit else None,
                "signal": exit.signal if exit else None, "verify_output": output,
-               "log_tail": log_tail(project, task.id)}
+               "log_tail": excerpt.of_attempt(project.layout, task.id, row.attempts,
+                                              project.manifest.profile(task).events),
+               "log_end": log.stat().st_size if log.exists() else 0}
     write_atomic(project.layout.failure_file(task.id, row.attempts), json.dumps(failure))
     used, cap = row.attempts - row.budget_from, project.manifest.max_attempts
     if used < cap:
