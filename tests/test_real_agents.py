@@ -10,7 +10,8 @@ installed (`bash tests/realagents/install.sh`, as CI does): without them these t
 Retries are made quick where the CLI allows it: codex gets `request_max_retries = 0` and
 `stream_max_retries = 0`, Claude `CLAUDE_CODE_MAX_RETRIES=0`. aider retries a 500 or 429 for
 about 85 s before it gives up (and exits 0), so its CI version of "model error, then a retry"
-uses a 401, which aider gives up on at once; the 500 version is behind `--slow-agents`.
+uses a 401, which aider gives up on at once; `--slow-agents` makes it the 500 (about 2 minutes
+more). Whole file: about 70 s under `pytest -n 4` on 2 cores.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def isolate(control, model: ModelServer, tmp_path: Path) -> None:  # type: ignor
         ANTHROPIC_BASE_URL=model.url, ANTHROPIC_API_KEY=KEY, ANTHROPIC_AUTH_TOKEN="",
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1", CLAUDE_CODE_MAX_RETRIES="0",
         OPENAI_API_KEY=KEY, OPENAI_API_BASE=f"{model.url}/v1", AIDER_OPENAI_API_BASE=f"{model.url}/v1",
-        OPENAI_BASE_URL="")
+        OPENAI_BASE_URL="", LITELLM_LOCAL_MODEL_COST_MAP="True")  # no fetch from GitHub
     if os.geteuid() == 0:  # claude refuses --dangerously-skip-permissions as root without it
         control.env["IS_SANDBOX"] = "1"
 
@@ -115,3 +116,94 @@ def test_edit_and_commit_goes_to_merged(control, remote, model, tmp_path, profil
                         timeout=90, what=f"{profile} to merge")
     assert status["a"]["status"] == "merged", status["a"]
     assert remote_has_hello(remote)
+
+
+# How each CLI's first attempt fails fast, and the words its error is named by.
+API_ERROR = {
+    # codex 0.171 gives up on a 429 without Retry-After after one request, naming the status;
+    # for a 500 it names no status, only the server's message.
+    "codex-exec": ({"error": 429, "times": None}, "429"),
+    "claude-p": ({"error": 500, "times": None}, "API Error: 500"),
+    # aider retries a 500 or 429 for ~85 s, a 401 it gives up on at once (SLOW_AIDER: --slow-agents)
+    "aider": ({"error": 401, "times": None}, "HTTP 401"),
+}
+SLOW_AIDER = ({"error": 500, "times": None}, "HTTP 500")
+
+
+def reasons(control, new: str) -> list[str]:  # type: ignore[no-untyped-def]
+    from test_heartbeat import journal
+    return [reason for state, reason in journal(control, "a") if state == new]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_model_error_is_an_error_and_the_retry_carries_it_to_merged(control, remote, model,
+                                                                       tmp_path, profile, request):
+    slow = profile == "aider" and request.config.getoption("--slow-agents")
+    failure, named = SLOW_AIDER if slow else API_ERROR[profile]
+    start(control, remote, model, tmp_path, profile, [failure])
+    wait_for(lambda: exited(control, 1).exists(), timeout=200 if slow else 60,
+             what=f"{profile}'s first attempt to end")
+    script(model, EDIT)  # the model is back for the retry
+    status = beat_until(control, lambda s: s["a"]["status"] in ("merged", "stuck")
+                        or s["a"]["attempts"] > 2, timeout=90, what=f"{profile}'s retry to merge")
+    errors = reasons(control, "error")
+    print(profile, "first attempt:", errors)
+    assert errors and named in errors[0], errors
+    retry_prompt = (control.workdir / "runs" / "a" / "attempt-2.prompt.md").read_text()
+    assert named in retry_prompt
+    assert status["a"]["status"] == "merged" and status["a"]["attempts"] == 2, status["a"]
+    assert remote_has_hello(remote)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_turn_that_errors_after_committing_is_not_complete(control, remote, model, tmp_path,
+                                                             profile):
+    failure, named = API_ERROR[profile]
+    if profile == "aider":
+        # aider makes one request per message; its test run after the commit is the next one
+        control.env.update(AIDER_AUTO_TEST="true", AIDER_TEST_CMD="false")
+    start(control, remote, model, tmp_path, profile, [*EDIT[:2], *EDIT[2:] * (profile == "aider"),
+                                                        failure], max_attempts=1)
+    status = beat_until(control, lambda s: s["a"]["status"] not in ("pending", "running"),
+                        timeout=90, what=f"{profile} to end")
+    assert status["a"]["status"] == "error", status["a"]
+    assert named in status["a"]["reason"], status["a"]["reason"]
+    print(profile, "error after commit:", status["a"]["reason"])
+    branch = subprocess.run(["git", "-C", str(control.workdir / "repo"), "log", "--format=%s",
+                             "--all", "--not", "main"],
+                            capture_output=True, text=True).stdout
+    assert "Add hello.txt" in branch  # it did commit
+    assert not remote_has_hello(remote)
+
+
+def marked(marker: str) -> list[int]:
+    """Live processes whose environment carries TASKORCH_RUN=<marker>."""
+    needle = f"TASKORCH_RUN={marker}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                env = Path(f"/proc/{entry}/environ").read_bytes()
+                state = Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if needle in env.split(b"\0") and state not in (b"Z", b"X"):
+                found.append(int(entry))
+    return found
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_stop_while_the_model_hangs_ends_every_process_of_the_agent(control, remote, model,
+                                                                    tmp_path, profile):
+    start(control, remote, model, tmp_path, profile, [{"hang": None}])
+    wait_for(lambda: any(r.get("steps") and "hang" in r["steps"][0] for r in model.requests()),
+             timeout=60, what=f"{profile} to ask the model")
+    pid_file = control.workdir / "runs" / "a" / "attempt-1.pid"
+    marker = json.loads(pid_file.read_text())["marker"]
+    assert marked(marker), "the agent runs with its marker"
+    control.doit("stop", "a")
+    assert marked(marker) == []
+    status = control.status()["a"]
+    assert status["status"] == "stuck" and "stopped by hand" in status["reason"]
+    control.doit("heartbeat")
+    assert control.status()["a"]["status"] == "stuck" and marked(marker) == []
