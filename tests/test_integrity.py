@@ -473,3 +473,63 @@ def test_an_agent_cannot_redirect_taskorchs_push_through_the_clones_config(contr
     beat_until(control, {"pr_open"})
     assert remote_head(remote, BRANCH) and remote_head(elsewhere, BRANCH) is None
     assert not list(control.workdir.rglob("PLANTED"))
+
+
+# --- aider: no leftover makes a no-op run complete (issue 9, part 6) -----------------------------
+
+AIDER_HISTORY = ("import os\n"
+                 "open('.aider.chat.history.md', 'w').write('# aider chat started\\n')\n"
+                 "open('.aider.input.history', 'w').write('+Add hello\\n')\n"
+                 "os.makedirs('.aider.tags.cache.v4', exist_ok=True)\n"
+                 "open('.aider.tags.cache.v4/cache.db', 'wb').write(b'SQLite')\n")
+AIDER_GITIGNORE = "open('.gitignore', 'a').write('.aider*\\n')\n"
+AIDER_COMMITS_IT = ("import subprocess\n"
+                    "subprocess.run(['git', '-c', 'user.name=aider', '-c', 'user.email=a@a.invalid',"
+                    " 'commit', '-qm', 'Add .aider* to .gitignore', '--', '.gitignore'], check=True)\n")
+
+
+@pytest.mark.parametrize("shape, code", [
+    ("adds .aider* to .gitignore", AIDER_HISTORY + AIDER_GITIGNORE),
+    ("--no-gitignore: its files untracked", AIDER_HISTORY),
+    ("commits .gitignore itself", AIDER_HISTORY + AIDER_GITIGNORE
+     + "subprocess = __import__('subprocess')\n"
+     + "subprocess.run(['git', 'add', '.gitignore'], check=True)\n" + AIDER_COMMITS_IT),
+])
+def test_an_aider_no_op_that_exits_0_is_nothing_done(control, remote, tmp_path, shape, code):
+    # aider exits 0 after an API failure or a question, leaving only its own files behind. A
+    # task that lists no files would take anything left as its work.
+    one_task(control, remote, tmp_path, code + "print('litellm.RateLimitError: 429')\n",
+             task={"files": []}, max_attempts=1)
+    row = beat_until(control, {"error", "complete", "pr_open", "merged"})
+    assert row["status"] == "error", (shape, row["reason"])
+    assert "nothing was done" in row["reason"], row["reason"]
+    assert "aider's own files" in row["reason"] or "only change .gitignore" in row["reason"]
+    assert remote_head(remote, BRANCH) is None
+    assert (control.workdir / "worktrees" / "a" / ".aider.chat.history.md").exists()  # untouched
+
+
+@pytest.mark.parametrize("files", [[], ["a.txt"]])
+def test_aider_work_beside_its_own_files_commits_only_the_work(control, remote, tmp_path, files):
+    one_task(control, remote, tmp_path,
+             AIDER_HISTORY + AIDER_GITIGNORE + "open('a.txt', 'w').write('hello\\n')\n",
+             task={"files": files})
+    row = beat_until(control, {"pr_open"})
+    tree = git(remote, "ls-tree", "-r", "--name-only", BRANCH).split()
+    assert sorted(set(tree) - {"README.md"}) == ["a.txt"], tree
+    assert "nothing was done" not in row["reason"]
+
+
+def test_a_gitignore_change_alone_is_not_work_unless_the_task_names_it(control, remote, tmp_path):
+    one_task(control, remote, tmp_path, "open('.gitignore', 'a').write('build/\\n')\n",
+             task={"files": []}, max_attempts=1)
+    row = beat_until(control, {"error", "complete", "pr_open", "merged"})
+    assert row["status"] == "error" and "nothing was done" in row["reason"], row["reason"]
+    assert ".gitignore (a .gitignore change alone is not work)" in row["reason"]
+    assert remote_head(remote, BRANCH) is None
+
+
+def test_a_task_that_names_gitignore_may_change_it(control, remote, tmp_path):
+    one_task(control, remote, tmp_path, "open('.gitignore', 'a').write('build/\\n')\n",
+             task={"files": [".gitignore"]})
+    beat_until(control, {"pr_open"})
+    assert git(remote, "ls-tree", "-r", "--name-only", BRANCH).split() == [".gitignore", "README.md"]

@@ -7,7 +7,11 @@ wrote into this worktree. So only what is plausibly this task's work is committe
 - never a file whose name says it holds a secret (`.env`, keys, credentials);
 - never a file over MAX_BYTES (core dumps, build output);
 - never a file outside the task's declared `files` (when it declares any);
-- never ignored files (git's own rule).
+- never ignored files (git's own rule);
+- never aider's own files (`.aider*`: its chat and input history, its tags cache), nor a
+  `.gitignore` change that only adds them, nor a `.gitignore` change that is the only change:
+  aider adds `.aider*` there and exits 0 after an API failure or a question, and committing that
+  made a no-op run complete (issue 9). A task that names the file in its `files` may change it.
 
 Everything refused stays in the worktree, untouched, and is named in the task's reason.
 """
@@ -28,6 +32,8 @@ SECRET_NAMES = (".env", ".env.*", "*.env", ".envrc", "*.pem", "*.key", "*.p12", 
                 "credentials", "credentials.*", "*.credentials", "secrets.*", ".git-credentials",
                 "*.keystore", "*.jks", "service-account*.json")
 CORE_DUMPS = ("core", "core.[0-9]*", "*.core", "vgcore.*")
+AIDER_FILES = ".aider*"
+GITIGNORE_ALONE = "a .gitignore change alone is not work"
 
 
 @dataclass(frozen=True)
@@ -64,11 +70,51 @@ def changed(worktree: Path) -> list[str]:
     return paths
 
 
+def named(path: str, declared: tuple[str, ...]) -> bool:
+    """Does the task name `path` itself in its `files` (not a directory or glob holding it)?"""
+    return any(entry.strip("/") == path for entry in declared)
+
+
+def aiders_own(path: str) -> bool:
+    """A file aider keeps for itself: `.aider.chat.history.md`, `.aider.tags.cache.v4/...`."""
+    return any(fnmatchcase(part, AIDER_FILES) for part in path.split("/"))
+
+
+def is_gitignore(path: str) -> bool:
+    return posixpath.basename(path) == ".gitignore"
+
+
+def not_work(path: str, declared: tuple[str, ...]) -> bool:
+    """A change to this path alone is not the task's work (verify.prepare asks the same of
+    commits): aider's own files, or a `.gitignore`, unless the task names it."""
+    return (aiders_own(path) or is_gitignore(path)) and not named(path, declared)
+
+
+def only_aider_entries(worktree: Path, path: str) -> bool:
+    """Does this `.gitignore` change only add aider's entries (`.aider*`) and blank lines?"""
+    try:
+        new = (worktree / path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except (FileNotFoundError, IsADirectoryError):
+        return False
+    old = git.run("show", f"HEAD:{path}", cwd=worktree, check=False, strip=False).splitlines()
+    before = set(old)
+    if any(line not in set(new) for line in old):
+        return False  # it removed or changed a line: not aider's doing
+    added = [line.strip().lstrip("/") for line in new if line not in before]
+    return all(not line or fnmatchcase(line, AIDER_FILES) for line in added) and \
+        any(added)
+
+
 def refusal(worktree: Path, path: str, declared: tuple[str, ...]) -> str | None:
     """Why `path` is not committed for the agent, or None if it is."""
     name = posixpath.basename(path)
     if (worktree / path / ".git").exists():
         return "a submodule: commit inside it, then commit its new pointer"
+    if not named(path, declared):
+        if aiders_own(path):
+            return "aider's own files"
+        if is_gitignore(path) and only_aider_entries(worktree, path):
+            return "only adds aider's own files to it"
     if any(fnmatchcase(name, pattern) for pattern in SECRET_NAMES):
         return "looks like a secret"
     if any(fnmatchcase(name, pattern) for pattern in CORE_DUMPS):
@@ -90,6 +136,8 @@ def commit(worktree: Path, task_id: str, declared: tuple[str, ...]) -> Leftovers
     if not paths:
         return Leftovers((), ())
     verdicts = [(path, refusal(worktree, path, declared)) for path in paths]
+    if all(not_work(path, declared) for path, why in verdicts if why is None):
+        verdicts = [(path, why or GITIGNORE_ALONE) for path, why in verdicts]
     accepted = tuple(path for path, why in verdicts if why is None)
     refused = tuple((path, why) for path, why in verdicts if why is not None)
     if accepted:

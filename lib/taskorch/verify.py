@@ -66,9 +66,26 @@ def prepare(task: Task, worktree: Path, branch: str, base_commit: str) -> Result
         what = f"its branch lost its work: {lost_note}" if lost else \
             "it finished with no commits beyond its base, so nothing was done"
         return Result(False, "; ".join(filter(None, [what, left.note()])))
+    bookkeeping = not_work(task, worktree, base_commit, sha)
+    if bookkeeping:
+        what = (f"its commits beyond its base only change {bookkeeping}, which is not work, so "
+                f"nothing was done")
+        return Result(False, "; ".join(filter(None, [what, left.note()])))
     return Result(True, f"verified: {commits} commit(s) beyond its base", sha=sha,
                   note="; ".join(filter(None, [f"delivering {sha[:8]}", left.note(), lost_note,
                                                outside_note(task, worktree, base_commit, sha)])))
+
+
+def not_work(task: Task, worktree: Path, base_commit: str, sha: str) -> str:
+    """The files, when every file the task's commits change is `.gitignore` or aider's own
+    (aider commits its `.aider*` entry itself, in versions before --no-gitignore or in a run
+    without it): a no-op run, however many commits it made. Empty otherwise."""
+    changed = git.run("diff", "--no-ext-diff", "--name-only", base_commit, sha,
+                      cwd=worktree).splitlines()
+    if not changed or not all(leftovers.not_work(path, task.files) for path in changed):
+        return ""
+    more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+    return ", ".join(changed[:5]) + more
 
 
 def outside_note(task: Task, worktree: Path, base_commit: str, sha: str) -> str:
