@@ -114,15 +114,16 @@ def test_edit_and_commit_goes_to_merged(control, remote, model, tmp_path, profil
     start(control, remote, model, tmp_path, profile, EDIT)
     status = beat_until(control, lambda s: s["a"]["status"] in ("merged", "error", "stuck"),
                         timeout=90, what=f"{profile} to merge")
-    assert status["a"]["status"] == "merged", status["a"]
+    assert status["a"]["status"] == "merged" and status["a"]["attempts"] == 1, status["a"]
     assert remote_has_hello(remote)
+    assert status["a"]["usage"] and status["a"]["usage"]["output_tokens"], status["a"]  # from its events
 
 
 # How each CLI's first attempt fails fast, and the words its error is named by.
 API_ERROR = {
     # codex 0.171 gives up on a 429 without Retry-After after one request, naming the status;
     # for a 500 it names no status, only the server's message.
-    "codex-exec": ({"error": 429, "times": None}, "429"),
+    "codex-exec": ({"error": 429, "times": None}, "last status: 429"),
     "claude-p": ({"error": 500, "times": None}, "API Error: 500"),
     # aider retries a 500 or 429 for ~85 s, a 401 it gives up on at once (SLOW_AIDER: --slow-agents)
     "aider": ({"error": 401, "times": None}, "HTTP 401"),
@@ -151,6 +152,8 @@ def test_a_model_error_is_an_error_and_the_retry_carries_it_to_merged(control, r
     assert errors and named in errors[0], errors
     retry_prompt = (control.workdir / "runs" / "a" / "attempt-2.prompt.md").read_text()
     assert named in retry_prompt
+    retried = next(r for r in model.requests() if r["steps"] and "write" in r["steps"][0])
+    assert named in json.dumps(retried["body"], ensure_ascii=False)  # the model was told
     assert status["a"]["status"] == "merged" and status["a"]["attempts"] == 2, status["a"]
     assert remote_has_hello(remote)
 
