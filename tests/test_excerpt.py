@@ -166,3 +166,23 @@ def test_a_third_attempts_retry_prompt_stays_small_and_clean(control, tmp_path):
     assert prompt.count("Make a.txt say hello") == 1
     assert prompt.count("Working (") <= 1
     assert "───" not in prompt
+
+
+def test_an_error_block_retried_again_and_again_shows_once(tmp_path):
+    layout = task_files(tmp_path, "")
+    raw = (ROOT / "fixtures/agents/aider-0.86.2/aider-429-exit0.txt").read_text()
+    layout.events_file("a", 1, ".events.log").write_text(raw)
+    parser = signals.parser("aider-text")
+    for line in raw.splitlines():
+        parser.feed(line)
+    signals.save(layout.signals_file("a", 1), parser.result())
+    text = excerpt.of_attempt(layout, "a", 1, "aider-text")
+    assert "Retrying in 0.2 seconds" not in text, text  # 8 retries: the last block is kept
+    assert "Retrying in 32.0 seconds..." in text
+    # the last retried block, the error it gave up on, and the error its signals report
+    assert text.count("The API provider has rate limited you") == 3, text
+    assert "[…" not in text  # all of it fits once folded
+    assert text.endswith("The agent reported this error: HTTP 429: litellm.RateLimitError: "
+                         "RateLimitError: OpenAIException - Number of requests has exceeded your "
+                         "rate limit The API provider has rate limited you. Try again later or "
+                         "check your quotas.")

@@ -29,6 +29,7 @@ LIMIT = 2000          # bytes of excerpt, the cut marker included
 LINE_LIMIT = 300      # characters of one line: a long one keeps its start and end
 READ_BYTES = 256 * 1024
 HEIGHT = 50           # the pane's rows (runners/tmux.py starts sessions at 200x50)
+REPEAT = 8            # the longest block of lines folded when it repeats
 MIN_SUBSTRING = 24    # a line this long found inside a prompt is an echo of it (wrapped lines)
 
 TOKEN = re.compile(r"\x1b\[([0-?]*)[ -/]*([@-~])"             # CSI
@@ -224,7 +225,8 @@ def render(raw: str) -> list[str]:
 def quiet(lines: list[str]) -> list[str]:
     """Drawing goes (rules, borders, logos; a line left with only a prompt mark or a border is
     blank). Spinner redraws that landed on lines of their own (a `⠋ Working (3s)` per frame)
-    fold into the last one; so do repeated lines and runs of blank lines."""
+    fold into the last one; so do repeated lines, blocks of up to REPEAT lines printed again
+    and again (a retry's error and "Retrying in 2.0 seconds..."), and runs of blank lines."""
     out: list[str] = []
     keys: list[str] = []
     for line in lines:
@@ -237,6 +239,10 @@ def quiet(lines: list[str]) -> list[str]:
             continue
         out.append(line)
         keys.append(key)
+        for size in range(2, REPEAT + 1):  # a block printed again (a retry's lines): the last
+            if len(keys) >= 2 * size and keys[-size:] == keys[-2 * size:-size]:
+                del out[-2 * size:-size], keys[-2 * size:-size]
+                break
     return out
 
 
