@@ -12,7 +12,7 @@ import random
 import time
 
 from taskorch import excerpt, launch, prompts, seen
-from taskorch.agents import Answer
+from taskorch.agents import AgentProfile, Answer
 from taskorch.classify import Exit
 from taskorch.layout import write_atomic
 from taskorch.lifecycle import Event
@@ -96,7 +96,21 @@ def restart(project: Project, task: Task, row: TaskRow) -> str:
     return outcome.message
 
 
+def not_nudgeable(profile: AgentProfile, says: str) -> str | None:
+    """Why a stalled agent must not be nudged, or None. A nudge is pasted into the agent's
+    terminal: a headless agent reads none (its prompt on stdin, or its output read as events),
+    and in a dialog the nudge would become the answer. Such a stall is a restart at once."""
+    if profile.stdin or profile.events:
+        return "its agent reads no terminal (a headless profile)"
+    if says.startswith("waiting:"):
+        return "a dialog is on its screen, and a nudge would become its answer"
+    return None
+
+
 def nudge(project: Project, task: Task, row: TaskRow, idle_seconds: float) -> str:
+    """Paste the nudge prompt and press Enter. From now on only a commit (or new events) resets
+    the stall clock (heartbeat.look_at): if none comes within another stall_minutes, the attempt
+    fails "after a nudge" and is restarted. Callers check `not_nudgeable` first."""
     minutes = round(idle_seconds / 60, 1)
     context = {**launch.prompt_context(project, task, row.branch or "", row.attempts),
                "stalled_minutes": minutes}

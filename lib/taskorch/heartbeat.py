@@ -179,16 +179,29 @@ def observe(project: Project, watched: list[Task], rows: dict[str, TaskRow],
 
 def look_at(project: Project, task: Task, row: TaskRow, pane: Pane | None, text: str | None,
             at: float) -> tuple[Look, dict]:
-    """One task's observation, and the fields to store so the next tick can compare."""
+    """One task's observation, and the fields to store so the next tick can compare.
+
+    Only real progress resets the stall clock: a new commit, or new lines of the agent's own
+    output for a profile that reads it (`events`). For a screen-only profile a changed screen
+    (spinners and timers removed) counts too, but not once it has been nudged: the nudge's own
+    echo, and whatever the agent redraws in answer to it, would reset the clock and nudge it
+    for ever. From the nudge on, only a commit ends its grace period (another stall_minutes);
+    after that it is restarted.
+    """
+    profile = project.manifest.profile(task)
     fingerprint = screen.fingerprint(text) if text is not None else row.screen
-    says = reading(project.manifest.profile(task), text) if text is not None else (row.says or "")
+    says = reading(profile, text) if text is not None else (row.says or "")
     head = branch_head(project.layout.clone, row.branch) if row.branch else None
     if head and head != row.head:
         try:  # kept under a ref, so a later reset cannot lose it unseen
             seen.keep(project.layout.clone, task.id, head)
         except GitError:
             pass  # the next new head is kept; observing must go on
-    progressed = fingerprint != row.screen or head != row.head
+    if profile.events:
+        moved = events_since(project, row, profile.events, epoch(row.last_progress))
+    else:
+        moved = fingerprint != row.screen and not row.nudged_at
+    progressed = moved or head != row.head
     # min: a last progress in the future means the clock went back; count from now, not then
     last = at if progressed else min(epoch(row.last_progress) or at, at)
     nudged = None if progressed else epoch(row.nudged_at)
@@ -205,6 +218,17 @@ def look_at(project: Project, task: Task, row: TaskRow, pane: Pane | None, text:
                       alive=(pane is None and ended is None and bool(row.session)
                              and project.runner.alive(row.session)))
     return Look(task, row, obs, fingerprint), fields
+
+
+def events_since(project: Project, row: TaskRow, events: str, since: float | None) -> bool:
+    """Did the attempt's raw output (kept by the wrapper) grow after `since`? Stamps have 1 s
+    resolution, so a line in the second of the last progress is not counted twice."""
+    path = project.layout.events_file(row.id, row.attempts, signals.PARSERS[events].raw_suffix)
+    try:
+        changed = path.stat().st_mtime
+    except OSError:
+        return False
+    return since is None or changed >= since + 1
 
 
 def snapshot(project: Project, lines: list[str]) -> dict[str, Pane] | None:
@@ -281,17 +305,25 @@ def heal_one(project: Project, task: Task, row: TaskRow, verdict: Verdict, look:
                 store.transition(task.id, "stuck", verdict.reason, event=Event.QUESTION)
                 return [f"{task.id}: stuck: {verdict.reason} (not on the agent's answer list)"]
             return []
-        if row.answered == look.fingerprint:
-            return []  # answered this very screen already; give the agent time
+        if row.answered == look.fingerprint:  # answered this very screen already
+            stall = project.manifest.stall_minutes * 60
+            if look.obs.idle_seconds < stall:
+                return []  # give the agent time
+            why_not = heal.not_nudgeable(project.manifest.profile(task), look.obs.says)
+            return [heal.fail(project, task, row, f"no progress for {look.obs.idle_seconds / 60:.1f}"
+                              f" min after answering {verdict.question!r}; not nudged: {why_not}")]
         return [heal.answer(project, task, row, reply, verdict.question, look.fingerprint)]
     if row.status == "stuck":
         store.transition(task.id, "running", "the question on its screen was answered",
                          event=Event.ANSWERED)
         return [f"{task.id}: running again (the question was answered)"]
     if verdict.kind == "stalled":
-        if row.nudged_at is None:
-            return [heal.nudge(project, task, row, look.obs.idle_seconds)]
-        return [heal.fail(project, task, row, f"{verdict.reason} after a nudge")]
+        if row.nudged_at is not None:  # its grace period is over: restart
+            return [heal.fail(project, task, row, f"{verdict.reason} after a nudge")]
+        why_not = heal.not_nudgeable(project.manifest.profile(task), look.obs.says)
+        if why_not:
+            return [heal.fail(project, task, row, f"{verdict.reason}; not nudged: {why_not}")]
+        return [heal.nudge(project, task, row, look.obs.idle_seconds)]
     return []
 
 
