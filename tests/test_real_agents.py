@@ -20,7 +20,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -32,7 +31,7 @@ from test_heartbeat import beat_until
 sys.path.insert(0, str(ROOT / "tests" / "realagents"))
 from model_server import ModelServer, Script  # noqa: E402
 
-KEY = "sk-scripted-0000000000000000000000000000000key7"  # what every CLI sends; the server ignores it
+KEY = "sk-scripted-0000000000000000000000000000000key7"  # every CLI sends it; the server ignores it
 PROFILES = ("codex-exec", "claude-p", "aider")
 AIDER_MODEL = "openai/gpt-4o"
 EDIT = [{"write": "hello.txt", "content": "hello\n"}, {"commit": "Add hello.txt"},
@@ -80,14 +79,15 @@ def isolate(control, model: ModelServer, tmp_path: Path) -> None:  # type: ignor
         SCRIPTED_API_KEY=KEY,
         ANTHROPIC_BASE_URL=model.url, ANTHROPIC_API_KEY=KEY, ANTHROPIC_AUTH_TOKEN="",
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1", CLAUDE_CODE_MAX_RETRIES="0",
-        OPENAI_API_KEY=KEY, OPENAI_API_BASE=f"{model.url}/v1", AIDER_OPENAI_API_BASE=f"{model.url}/v1",
+        OPENAI_API_KEY=KEY, OPENAI_API_BASE=f"{model.url}/v1",
+        AIDER_OPENAI_API_BASE=f"{model.url}/v1",
         OPENAI_BASE_URL="", LITELLM_LOCAL_MODEL_COST_MAP="True")  # no fetch from GitHub
     if os.geteuid() == 0:  # claude refuses --dangerously-skip-permissions as root without it
         control.env["IS_SANDBOX"] = "1"
 
 
-def start(control, remote: Path, model: ModelServer, tmp_path: Path, profile: str,  # type: ignore[no-untyped-def]
-          steps: list[dict], **top) -> None:
+def start(control, remote: Path, model: ModelServer, tmp_path: Path,  # type: ignore[no-untyped-def]
+          profile: str, steps: list[dict], **top) -> None:
     isolate(control, model, tmp_path)
     script(model, steps)
     if profile == "aider":
@@ -116,7 +116,7 @@ def test_edit_and_commit_goes_to_merged(control, remote, model, tmp_path, profil
                         timeout=90, what=f"{profile} to merge")
     assert status["a"]["status"] == "merged" and status["a"]["attempts"] == 1, status["a"]
     assert remote_has_hello(remote)
-    assert status["a"]["usage"] and status["a"]["usage"]["output_tokens"], status["a"]  # from its events
+    assert status["a"]["usage"] and status["a"]["usage"]["output_tokens"], status["a"]  # events
 
 
 # How each CLI's first attempt fails fast, and the words its error is named by.
@@ -148,7 +148,6 @@ def test_a_model_error_is_an_error_and_the_retry_carries_it_to_merged(control, r
     status = beat_until(control, lambda s: s["a"]["status"] in ("merged", "stuck")
                         or s["a"]["attempts"] > 2, timeout=90, what=f"{profile}'s retry to merge")
     errors = reasons(control, "error")
-    print(profile, "first attempt:", errors)
     assert errors and named in errors[0], errors
     retry_prompt = (control.workdir / "runs" / "a" / "attempt-2.prompt.md").read_text()
     assert named in retry_prompt
@@ -171,7 +170,6 @@ def test_a_turn_that_errors_after_committing_is_not_complete(control, remote, mo
                         timeout=90, what=f"{profile} to end")
     assert status["a"]["status"] == "error", status["a"]
     assert named in status["a"]["reason"], status["a"]["reason"]
-    print(profile, "error after commit:", status["a"]["reason"])
     branch = subprocess.run(["git", "-C", str(control.workdir / "repo"), "log", "--format=%s",
                              "--all", "--not", "main"],
                             capture_output=True, text=True).stdout
