@@ -57,3 +57,16 @@ def test_a_dialog_is_never_pasted_into(control, tmp_path):
     assert control.status()["a"]["status"] == "stuck"
     assert not record.exists() or record.read_bytes() == b"", "nothing is pasted into a dialog"
     assert not any(r.startswith("nudged after") for _, r in journal(control, "a"))
+
+
+def test_an_answered_dialog_that_stays_is_restarted_not_nudged(control, tmp_path):
+    record = tmp_path / "typed"
+    one_task(control, {"extends": "claude",
+                       "command": [sys.executable, str(AGENTS / "dialog.py"), str(record)],
+                       "answers": [{"match": "Enter to select", "keys": ["Enter"]}]})
+    beat_until(control, lambda s: s["a"]["attempts"] == 2, what="a restart")
+    first = next(r for new, r in journal(control, "a") if new == "error")
+    assert "after answering 'Enter to select · ↑/↓ to navigate · Esc to cancel'" in first
+    assert "not nudged: a dialog is on its screen" in first
+    assert not any(r.startswith("nudged after") for _, r in journal(control, "a"))
+    assert b"no progress on" not in record.read_bytes()
