@@ -120,7 +120,8 @@ BUILTIN: dict[str, AgentProfile] = {
             # bypass warning, API key), `Enter to select · ↑/↓ to navigate · Esc to cancel`
             # (AskUserQuestion).
             waiting=(r"Enter to (confirm|select)\b", r"↑/↓ to navigate",
-                     r"Do you trust the files in this folder", r"Do you want to (proceed|make this edit|create)",
+                     r"Do you trust the files in this folder",
+                     r"Do you want to (proceed|make this edit|create)",
                      r"Select login method:"),
             # The `❯` input box is always on screen: only a finished turn (`✻ Cogitated for 1s ·
             # done 6:05 AM`) or a given-up one (`❯ Resend your message to try again`) is idle.

@@ -310,8 +310,9 @@ def heal_one(project: Project, task: Task, row: TaskRow, verdict: Verdict, look:
             if look.obs.idle_seconds < stall:
                 return []  # give the agent time
             why_not = heal.not_nudgeable(project.manifest.profile(task), look.obs.says)
-            return [heal.fail(project, task, row, f"no progress for {look.obs.idle_seconds / 60:.1f}"
-                              f" min after answering {verdict.question!r}; not nudged: {why_not}")]
+            minutes = look.obs.idle_seconds / 60
+            return [heal.fail(project, task, row, f"no progress for {minutes:.1f} min after "
+                              f"answering {verdict.question!r}; not nudged: {why_not}")]
         return [heal.answer(project, task, row, reply, verdict.question, look.fingerprint)]
     if row.status == "stuck":
         store.transition(task.id, "running", "the question on its screen was answered",
