@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import AGENTS, agent_profile, wait_for
+from conftest import AGENTS, agent_profile
 from test_heartbeat import beat_until, journal, one_task
 
 
