@@ -51,6 +51,17 @@ def test_an_allowlisted_question_is_answered_then_the_agent_finishes(control, tm
     assert any("answered 'Trust this folder? (y/n)' with 'y' + Enter" in r for _, r in journal(control, "a"))
 
 
+def test_an_agent_blocked_reading_its_terminal_is_waiting_without_patterns(control, tmp_path):
+    # a custom profile that knows no question patterns: before, it stayed `running` until the
+    # 20-minute stall; its process blocked in read() on the terminal says it is asking
+    record = tmp_path / "answers"
+    one_task(control, agent_profile("ask.py", str(record), "Delete every file? (y/n)", "y"),
+             stall_minutes=20)
+    status = beat_until(control, lambda s: s["a"]["status"] == "stuck", timeout=30)
+    assert status["a"]["reason"] == "waiting for input: Delete every file? (y/n)"
+    assert not record.exists()
+
+
 def test_an_unknown_question_makes_the_task_stuck_and_is_never_answered(control, tmp_path):
     record = tmp_path / "answers"
     one_task(control, {**agent_profile("ask.py", str(record), "Delete all files? (y/n)", "y"),

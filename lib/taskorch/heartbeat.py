@@ -212,12 +212,27 @@ def look_at(project: Project, task: Task, row: TaskRow, pane: Pane | None, text:
         # must not be taken for what we saw, so look again next tick.
         fields["activity"] = pane.activity if at - pane.activity >= 1.5 else pane.activity - 1
     ended = exit_of(project, row, pane)
+    steady = fingerprint is not None and fingerprint == row.screen
+    if not says and steady and ended is None and pane is not None:
+        says = asked(project, row, pane) or says
+        fields["says"] = says
     obs = Observation(pane=pane, exit=ended, says=says,
-                      steady=fingerprint is not None and fingerprint == row.screen,
+                      steady=steady,
                       idle_seconds=at - max(last, nudged or 0),
                       alive=(pane is None and ended is None and bool(row.session)
                              and project.runner.alive(row.session)))
     return Look(task, row, obs, fingerprint), fields
+
+
+def asked(project: Project, row: TaskRow, pane: Pane) -> str:
+    """'waiting:<the screen's last line>' when a quiet agent is blocked reading its terminal:
+    it asks something its profile's patterns do not know (a custom agent's `Delete every
+    file? (y/n)`), and would otherwise sit `running` until the stall limit. '' otherwise."""
+    if not project.runner.reads_terminal(pane):
+        return ""
+    screen_text = project.runner.capture([row.session], lines=0).get(row.session or "", "")
+    lines = [line.strip() for line in screen_text.splitlines() if line.strip()]
+    return f"waiting:{lines[-1][:200]}" if lines else ""
 
 
 def events_since(project: Project, row: TaskRow, events: str, since: float | None) -> bool:

@@ -63,6 +63,9 @@ class Runner(Protocol):
         """Whether the session's agent still runs though the snapshot does not show the session
         (a server whose socket was deleted, say): such an agent is not lost."""
 
+    def reads_terminal(self, pane: Pane) -> bool:
+        """Whether the pane's agent is blocked reading its terminal (it waits for an answer)."""
+
     def capture(self, sessions: list[str], lines: int = 50) -> dict[str, str]:
         """The visible screen plus `lines` of history (0: none) for each session, batched."""
 

@@ -178,3 +178,52 @@ def describe(pids: list[int]) -> str:
             name = "?"
         names.append(f"{pid} ({name})")
     return ", ".join(names) + (f" and {len(pids) - 5} more" if len(pids) > 5 else "")
+
+
+# read(2)'s number, by machine: /proc/<pid>/syscall names the call a process is blocked in.
+READ_SYSCALL = {"x86_64": "0", "aarch64": "63", "riscv64": "63", "i686": "3", "armv7l": "3"}
+
+
+def reading_terminal(pid: int, depth: int = 4) -> bool:
+    """Whether a process of `pid`'s tree, in its terminal's foreground group, is blocked reading
+    that terminal: an agent waiting for an answer, whatever its screen says. Walks the tree
+    through /proc/<pid>/task/<pid>/children, so it costs a few file reads, not a /proc scan."""
+    call = READ_SYSCALL.get(os.uname().machine)
+    top = _fields(pid)
+    if call is None or top is None or int(top[5]) <= 0:
+        return False
+    foreground, todo = int(top[5]), [(pid, 0)]
+    while todo:
+        current, level = todo.pop()
+        fields = _fields(current)
+        if fields is not None and int(fields[2]) == foreground and _reads_tty(current, call):
+            return True
+        if level < depth:
+            todo += [(child, level + 1) for child in _children(current)]
+    return False
+
+
+def _fields(pid: int) -> list[bytes] | None:
+    """The fields of /proc/<pid>/stat after the name: state, ppid, pgrp, session, tty, tpgid..."""
+    try:
+        raw = (PROC / str(pid) / "stat").read_bytes()
+    except OSError:
+        return None
+    return raw.rsplit(b")", 1)[1].split()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in (PROC / str(pid) / "task" / str(pid) / "children").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _reads_tty(pid: int, call: str) -> bool:
+    """Blocked in read(0, ...) with standard input a terminal."""
+    try:
+        words = (PROC / str(pid) / "syscall").read_text().split()
+        stdin = os.readlink(PROC / str(pid) / "fd" / "0")
+    except OSError:
+        return False
+    return words[:2] == [call, "0x0"] and stdin.startswith(("/dev/pts/", "/dev/tty"))

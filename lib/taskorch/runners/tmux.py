@@ -179,6 +179,9 @@ class TmuxRunner:
         return [r for task in tasks for path in sorted(self.runs(task).glob("attempt-*.pid"))
                 if (r := procs.read(path)) is not None]
 
+    def reads_terminal(self, pane: Pane) -> bool:
+        return pane.pid is not None and not pane.dead and procs.reading_terminal(pane.pid)
+
     def alive(self, session: str) -> bool:
         task = self._task(session)
         return task is not None and procs.alive(self._records([task]))
