@@ -41,6 +41,8 @@ class AgentProfile:
     env: dict[str, str] = field(default_factory=dict)
     answers: tuple[Answer, ...] = ()
     events: str | None = None  # a parser in taskorch.signals: the agent's output is read
+    max_parallel: int | None = None       # of this profile at once (budget.py)
+    launches_per_hour: int | None = None  # of this profile in a sliding hour (budget.py)
 
     def argv(self, *, prompt_file: str, model: str | None, task_id: str, worktree: str) -> list[str]:
         """The argv with every placeholder but {prompt} filled in (the wrapper fills that one)."""
@@ -201,4 +203,6 @@ def profile_from_manifest(name: str, raw: dict[str, Any]) -> AgentProfile:
                              tuple(a.get("keys", answer["keys"])))
                       for a in merged["answers"]),
         events=merged.get("events"),
+        max_parallel=merged.get("max_parallel"),
+        launches_per_hour=merged.get("launches_per_hour"),
     )

@@ -165,6 +165,22 @@ def is_str_map(value: Any) -> str | None:
     return "must be a mapping of names to strings"
 
 
+def is_budget(value: Any) -> str | None:
+    """{usd: 5.0} or {tokens: 2000000}, or both: what a project or a task may spend."""
+    if not isinstance(value, dict):
+        return f"must be a mapping such as {{usd: 5.0}} or {{tokens: 2000000}}, not {_kind(value)}"
+    unknown = sorted(set(value) - set(BUDGET_KEYS))
+    if unknown:
+        return f"has unknown key '{unknown[0]}'; use usd, tokens or both"
+    if not value:
+        return "is empty; give usd, tokens or both, such as {usd: 5.0}"
+    if "usd" in value and is_positive_number(value["usd"]):
+        return f"usd {is_positive_number(value['usd'])}"
+    if "tokens" in value and is_positive_int(value["tokens"]):
+        return f"tokens {is_positive_int(value['tokens'])}"
+    return None
+
+
 def is_mapping(value: Any) -> str | None:
     return None if isinstance(value, dict) else f"must be a mapping, not {_kind(value)}"
 
@@ -208,6 +224,14 @@ REGEX_LIST = Kind(is_regex_list, _const({"type": "array", "items": {"type": "str
                   "list of regexes", entries=True)
 STR_MAP = Kind(is_str_map, _const({"type": "object", "additionalProperties": {"type": "string"}}),
                "mapping of text")
+BUDGET_KEYS = ("usd", "tokens")
+# Its two keys as patternProperties with propertyNames: a value, not a level of its own.
+BUDGET = Kind(is_budget, _const({"type": "object", "minProperties": 1,
+                                 "propertyNames": {"enum": list(BUDGET_KEYS)},
+                                 "patternProperties": {
+                                     "^usd$": {"type": "number", "exclusiveMinimum": 0},
+                                     "^tokens$": {"type": "integer", "minimum": 1}}}),
+              "{usd, tokens}")
 ANSWERS = Kind(is_answer_list, _const({"type": "array", "items": {"$ref": "#/$defs/answer"}}),
                "list of answers")
 
@@ -329,6 +353,9 @@ TOP = _level(
          "phase waits for all of the phase before", required=True),
     _top("stall_minutes", POSITIVE, "no progress this long: a nudge, then after as long again a "
          "restart", default=20),
+    _top("budget", BUDGET, "what the whole project may spend, summed over every task's "
+         "attempts: usd (dollars), tokens (in + out) or both; once spent, nothing launches or "
+         "retries (the task goes stuck); running agents go on", shown_default="no limit"),
     _top("max_attempts", COUNT, "attempts per task before it stays error", default=3),
     _top("retry_backoff_seconds", NUMBER, "wait before a retry, doubling per attempt, with "
          "jitter, capped at 10 minutes", default=10),
@@ -376,6 +403,8 @@ TASK = _level(
     _task("prompt", NAME, "a template in prompts/ for this task's prompt",
           shown_default="`prompts/task.md.j2`"),
     _task("verify", TEXT, "a shell command that must exit 0 in the worktree for complete"),
+    _task("budget", BUDGET, "what this task may spend over all its attempts, like the "
+          "top-level budget", shown_default="no limit"),
     _task("status", one_of(_states, nullable=True, text="a task state (below)"),
           "runtime: the state to seed the store with", runtime=True),
     _task("worktree", OPT_STRING, "runtime: seeds the store", runtime=True),
@@ -411,6 +440,10 @@ AGENT = _level(
            "output, read as it runs: the raw output is kept in runs/<id>/attempt-N.events.*, the "
            "pane shows a readable transcript, and an exit 0 whose output reports an error is a "
            "failure; tokens and cost show in status"),
+    _agent("max_parallel", OPT_COUNT, "agents of this profile running at once, within the "
+           "top-level max_parallel (a provider's concurrency quota)", shown_default="no limit"),
+    _agent("launches_per_hour", OPT_COUNT, "launches and restarts of this profile in any hour "
+           "(a provider's rate quota); more wait, pending", shown_default="no limit"),
 )
 
 ANSWER = _level(
