@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from taskorch import cleanup, cloneconfig, heal, lock, schedule, screen, seen, signals, verifyjob
+from taskorch import budget, cleanup, cloneconfig, heal, lock, schedule, screen, seen, signals, verifyjob
 from taskorch.classify import Exit, Observation, Verdict, classify, last_words, reading
 from taskorch.deliver import deliver, push_early
 from taskorch.git import GitError, branch_head
@@ -374,6 +374,16 @@ def retry(project: Project) -> list[str]:
         if project.occupied() >= project.manifest.max_parallel:
             lines.append(f"{task.id}: retry waits for a free slot")
             break
+        spent = budget.spent(project, task)
+        if spent:  # its running attempts were never stopped; no new one starts
+            project.store.transition(task.id, "stuck", spent, event=Event.BUDGET_SPENT,
+                                     retry_at=None)
+            lines.append(f"{task.id}: {spent}")
+            continue
+        waits = budget.limited(project, task)
+        if waits:
+            lines.append(f"{task.id}: retry {waits}")
+            continue
         lines += guarded(f"retry {task.id}", restart, project, task, row)
     return lines
 

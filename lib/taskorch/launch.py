@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from taskorch import cloneconfig, doctor, git, prompts, repo, signals
+from taskorch import budget, cloneconfig, doctor, git, prompts, repo, signals
 from taskorch.errors import TaskorchError
 from taskorch.layout import write_atomic
 from taskorch.lifecycle import Event
@@ -52,6 +52,16 @@ def launch(project: Project, task_id: str) -> Outcome:
     blockers = project.plan.blockers(task_id, project.store.statuses())
     if blockers:
         return Outcome(task_id, False, "; ".join(blockers))
+    task = project.manifest.task(task_id)
+    spent = budget.spent(project, task)
+    if spent:  # nothing more starts for it; a person raises the budget and retries
+        project.store.transition(task_id, "stuck", spent, event=Event.BUDGET_SPENT)
+        return Outcome(task_id, False, f"{task_id}: {spent}")
+    waits = budget.limited(project, task)
+    if waits:  # pending, with the reason; the heartbeat launches it once there is room
+        if row.reason != waits:
+            project.store.update({task_id: {"reason": waits}})
+        return Outcome(task_id, False, f"{task_id} {waits}")
     missing = doctor.missing_program(project.manifest.profile(project.manifest.task(task_id)))
     if missing:  # before anything is made or an attempt counted: a PATH lookup, no more
         raise LaunchError(f"{task_id}: {missing}")
@@ -118,6 +128,7 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
     if pane is None and project.runner.alive(session):  # never a second agent beside the first
         raise LaunchError(f"{task.id}: its agent still runs, but the runner cannot see its session")
     if pane is None or pane.dead:
+        budget.record_launch(project, profile.name)
         project.runner.start(session, [sys.executable, "-m", "taskorch.wrapper", str(spec_file)],
                              worktree, layout.log(task.id))
         how = f"launched attempt {attempt} with agent {profile.name}"

@@ -61,6 +61,11 @@ class Layout:
         return self.root / "heartbeat.rerun"
 
     @property
+    def launches(self) -> Path:
+        """`<epoch> <profile>` per agent started, for launches_per_hour (budget.py)."""
+        return self.root / "launches"
+
+    @property
     def gates_seen(self) -> Path:
         """The journal position and manifest stamp at which gates were last worked out."""
         return self.root / "gates.seen"

@@ -74,6 +74,9 @@ class Event(str, Enum):
     PR_CLOSED = "pr_closed"
     # a force-push to the base dropped its merged work; delivered again (deliver.dropped)
     MERGED_WORK_DROPPED = "merged_work_dropped"
+    # a launch or retry was due, but the task's or the project's `budget` is spent; the agent
+    # of an attempt already running is never stopped for it (launch.launch, heartbeat.retry)
+    BUDGET_SPENT = "budget_spent"
     # `doit stop`
     STOPPED_BY_HAND = "stopped_by_hand"
     # `doit retry`: attempt budget reset; the heartbeat restarts it
@@ -118,6 +121,7 @@ RULES: tuple[tuple[Event, tuple[State | None, ...], tuple[State, ...]], ...] = (
     (Event.MERGED,                 (O,),                 (M,)),
     (Event.PR_CLOSED,              (O,),                 (E,)),
     (Event.MERGED_WORK_DROPPED,    (M,),                 (C,)),
+    (Event.BUDGET_SPENT,           (P, B, E),            (S,)),
     (Event.STOPPED_BY_HAND,        (R, S, E),            (S,)),
     (Event.RETRIED_BY_HAND,        (R, S, E, K),         (E,)),
     (Event.RETRIED_BY_HAND_FORCED, (R, S, E, K, C, O),   (E,)),

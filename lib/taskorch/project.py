@@ -21,6 +21,10 @@ from taskorch.state import Recover, Store, TaskRow
 NOT_STARTED = ("pending", "blocked")
 
 
+# A pending task held back by its agent profile's max_parallel or launches_per_hour (budget.py).
+WAITS = "waits for its agent profile's limit: "
+
+
 def tally(states: Iterable[str]) -> str:
     """'2 blocked, 3 running': how many tasks are in each state, states in name order."""
     return ", ".join(f"{n} {state}" for state, n in sorted(Counter(states).items()))
@@ -110,6 +114,8 @@ class Project:
                 blockers = self.plan.blockers(task.id, statuses, unfinished)
                 if blockers:
                     out[task.id] = View(row, "blocked", "; ".join(blockers))
+                elif row.reason.startswith(WAITS):  # held by its profile's limit (budget.py)
+                    out[task.id] = View(row, "pending", row.reason)
                 else:
                     out[task.id] = View(row, "pending", "gates open; the next launch or heartbeat starts it (within max_parallel)")
             else:

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from doit.exceptions import TaskFailed
 
-from taskorch import lock, schedule, signals
+from taskorch import budget, lock, schedule, signals
 from taskorch.commands.usage import Verb
 from taskorch.state import epoch, stamp
 from taskorch.terminal import echo, out
@@ -60,6 +60,8 @@ def health(project: Project) -> dict[str, Any]:
         "overdueRetries": [{"id": t.id, "retryAt": errors[t.id].retry_at}
                            for t in project.manifest.tasks if t.id in errors
                            and (epoch(errors[t.id].retry_at) or now) < now - OVERDUE],
+        # tasks whose agents did not report a budgeted figure: counted as 0 (budget.py)
+        "budgetBlind": budget.blind(project),
         "notInManifest": [{"id": i, "status": r.status, "session": r.session, "reason": r.reason}
                           for i, r in sorted(project.orphans().items())],
     }
@@ -77,6 +79,9 @@ def health_line(h: dict[str, Any]) -> str:
         parts.append("retry overdue: " + ", ".join(
             f"{r['id']} (due {span(now - (epoch(r['retryAt']) or now))} ago)"
             for r in h["overdueRetries"]))
+    if h.get("budgetBlind"):
+        parts.append("budget cannot see usage not reported by " + ", ".join(h["budgetBlind"])
+                     + " (counted as 0)")
     if h["notInManifest"]:
         parts.append("not in the manifest: " + ", ".join(
             f"{r['id']} ({r['status']})" for r in h["notInManifest"]))
