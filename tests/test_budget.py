@@ -55,7 +55,8 @@ def test_a_cost_budget_says_what_it_cannot_see(control):
     # codex reports no cost: counted as 0, and the health line says the budget cannot see it
     scripted(control, CODEX / "exec-json-ok.jsonl", tasks=("a",), budget={"usd": 1.0})
     beat_until(control, lambda s: s["a"]["status"] in DONE)
-    assert "budget cannot see usage not reported by a (counted as 0)" in control.doit("status").stdout
+    health = control.doit("status").stdout
+    assert "budget cannot see usage not reported by a (counted as 0)" in health
 
 
 def test_profile_max_parallel_keeps_the_second_task_pending(control):

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from taskorch import budget, cleanup, cloneconfig, heal, lock, schedule, screen, seen, signals, verifyjob
+from taskorch import (budget, cleanup, cloneconfig, heal, lock, schedule, screen, seen, signals,
+                      verifyjob)
 from taskorch.classify import Exit, Observation, Verdict, classify, last_words, reading
 from taskorch.deliver import deliver, push_early
 from taskorch.git import GitError, branch_head
