@@ -196,10 +196,10 @@ def dropped(project: Project, row: TaskRow, last: str, head: str) -> str:
     delivered again; '' when its work is still there."""
     clone, base = project.layout.clone, f"origin/{project.manifest.base}"
     sha = row.verified or (git.branch_head(clone, row.branch) if row.branch else None)
-    if not sha or git.is_ancestor(clone, sha, base):
+    if not sha:
         return ""
     fork = row.base_commit or git.run("merge-base", sha, base, cwd=clone, check=False)
-    if fork and git.squashed_into(clone, fork, sha, base):
+    if git.merged_into(clone, sha, fork, base):
         return ""
     reason = (f"its merged work ({sha[:8]}) is no longer on {project.manifest.base}: the base was "
               f"force-pushed from {last[:8]} to {head[:8]}; delivering it again")

@@ -230,6 +230,12 @@ def squashed_into(repo: Path, base_commit: str, head: str, target: str) -> bool:
     return bool(mine & patch_ids(repo, "log", "-p", "--no-merges", target, f"^{base_commit}"))
 
 
+def merged_into(repo: Path, head: str, base_commit: str | None, target: str) -> bool:
+    """Is `head`'s work on `target`: an ancestor of it, or squashed into it from base_commit?"""
+    return is_ancestor(repo, head, target) or bool(
+        base_commit and squashed_into(repo, base_commit, head, target))
+
+
 def conflicted(repo: Path) -> list[str]:
     """The files a stopped merge left in conflict."""
     return run("diff", "--name-only", "--diff-filter=U", cwd=repo, check=False).split()

@@ -420,13 +420,13 @@ def advance(project: Project) -> list[str]:
     return lines
 
 
-# The tick, in order. Each step runs on its own (see `guarded`): a step that raises is one line,
-# and the steps after it still run. A removed task gives its slot back before anything launches.
 def guard_config(project: Project) -> list[str]:
     changed = cloneconfig.restore(project.layout)
     return [f"heartbeat: {changed}"] if changed else []
 
 
+# The tick, in order. Each step runs on its own (see `guarded`): a step that raises is one line,
+# and the steps after it still run. A removed task gives its slot back before anything launches.
 STEPS: tuple[tuple[str, Callable[[Project], list[str]]], ...] = (
     ("config", guard_config),  # first: every later git call reads the clone's config
     ("release", release_removed),

@@ -46,7 +46,7 @@ def evidence(layout: Layout, manifest: Manifest, task: Task, session: str,
     if alive(session):
         return Found("running", f"{WHY}: its agent is still running in session {session}",
                      {**common, "session": session})
-    if fork and (git.is_ancestor(clone, sha, base) or git.squashed_into(clone, fork, sha, base)):
+    if fork and git.merged_into(clone, sha, fork, base):
         return Found("merged", f"{WHY}: {branch} ({sha[:8]}) is in {base}",
                      {**common, "verified": verified})
     if verified and pushed == verified:

@@ -39,9 +39,7 @@ class GitForge:
 
     def state(self, branch: str, base_commit: str, delivery: Delivery) -> str:
         head = delivery.sha or git.branch_head(self.clone, branch)
-        if head and self._is_ancestor(head, self.remote_base):
-            return "merged"
-        if head and self._squashed(head, base_commit):
+        if head and git.merged_into(self.clone, head, base_commit, self.remote_base):
             return "merged"
         if not git.has_ref(self.clone, f"refs/remotes/origin/{branch}"):
             return "closed"  # the branch left the remote without being merged
@@ -74,12 +72,6 @@ class GitForge:
 
     def _merging(self) -> bool:
         return (self.clone / ".git" / "MERGE_HEAD").exists()
-
-    def _is_ancestor(self, commit: str, ref: str) -> bool:
-        return git.is_ancestor(self.clone, commit, ref)
-
-    def _squashed(self, head: str, base_commit: str) -> bool:
-        return git.squashed_into(self.clone, base_commit, head, self.remote_base)
 
 
 def _hint(message: str, branch: str) -> str:
