@@ -173,10 +173,6 @@ def ensure_worktree(clone: Path, path: Path, branch: str, start: str) -> bool:
     return True
 
 
-def commits_beyond(worktree: Path, base: str) -> int:
-    return int(run("rev-list", "--count", "HEAD", "--not", base, cwd=worktree) or 0)
-
-
 def branch_head(clone: Path, branch: str, remote: str | None = None) -> str | None:
     """The commit a branch points at, read from the ref files: no process, so a heartbeat can
     ask for every running task each tick (a new commit counts as progress). With `remote`, the
