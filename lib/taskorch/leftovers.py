@@ -97,8 +97,8 @@ def only_aider_entries(worktree: Path, path: str) -> bool:
     except (FileNotFoundError, IsADirectoryError):
         return False
     old = git.run("show", f"HEAD:{path}", cwd=worktree, check=False, strip=False).splitlines()
-    before = set(old)
-    if any(line not in set(new) for line in old):
+    before, after = set(old), set(new)
+    if not before <= after:
         return False  # it removed or changed a line: not aider's doing
     added = [line.strip().lstrip("/") for line in new if line not in before]
     return all(not line or fnmatchcase(line, AIDER_FILES) for line in added) and \

@@ -32,16 +32,6 @@ class Result:
     note: str = ""  # what a pass adds after the reason: the sha delivered, leftovers, losses
 
 
-def check(task: Task, worktree: Path, branch: str, base_commit: str,
-          timeout_minutes: float) -> Result:
-    """The whole check, the verify command included, here and now."""
-    ready = prepare(task, worktree, branch, base_commit)
-    if not ready.ok:
-        return ready
-    failed = run_verify(task.verify, worktree, timeout_minutes) if task.verify else None
-    return failed or passed(ready, task.verify)
-
-
 def passed(ready: Result, command: str | None) -> Result:
     """The Result of a prepared commit whose verify command (if any) passed."""
     checked = f", verify `{command}` passed" if command else ""
