@@ -125,10 +125,11 @@ def run_chains(agents: Path, n: int, hook: bool, release: list[float], timeout: 
             for i in sorted(range(n), key=lambda i: release[i]):
                 time.sleep(max(0.0, start + release[i] - time.monotonic()))
                 (cwd / f"go-{i}").touch()
-            watcher.wait_for([f"task-B{i}" for i in range(n)], timeout)
+            names = [project.session_name(f"B{i}") for i in range(n)]
+            watcher.wait_for(names, timeout)
             exits = [float((cwd / f"exited-{i}").read_text()) for i in range(n)]
             wait_free(project.layout.lock)  # let the last heartbeats finish before teardown
-            return [watcher.seen[f"task-B{i}"] - exits[i] for i in range(n)]
+            return [watcher.seen[names[i]] - exits[i] for i in range(n)]
         finally:
             watcher.done.set()
             if not hook:

@@ -368,11 +368,13 @@ def retry(project: Project) -> list[str]:
     """Restart failed tasks whose backoff has passed, while slots are free."""
     lines, at = [], time.time()
     rows = project.store.rows("error")
+    occupied = None  # asked once, only if a retry is due (it may ask tmux)
     for task in (t for t in project.manifest.tasks if t.id in rows):
         row = rows[task.id]
         if not heal.retry_due(project, row, at):
             continue
-        if project.occupied() >= project.manifest.max_parallel:
+        occupied = project.occupied() if occupied is None else occupied
+        if occupied >= project.manifest.max_parallel:
             lines.append(f"{task.id}: retry waits for a free slot")
             break
         spent = budget.spent(project, task)
@@ -386,6 +388,7 @@ def retry(project: Project) -> list[str]:
             lines.append(f"{task.id}: retry {waits}")
             continue
         lines += guarded(f"retry {task.id}", restart, project, task, row)
+        occupied += 1  # counted as taking a slot even if the restart failed: re-asked next tick
     return lines
 
 
