@@ -11,11 +11,11 @@ import os
 import re
 import shlex
 import signal
+import shutil
 import stat
+import subprocess
 from pathlib import Path
 from typing import Callable
-
-import sh
 
 from taskorch.runners import procs
 from taskorch.runners.base import Pane, RunnerError, session_prefix
@@ -28,6 +28,7 @@ set -g default-size 200x50
 """
 FORMAT = "\t".join(["#{session_name}", "#{pane_dead}", "#{pane_dead_status}",
                     "#{pane_dead_signal}", "#{pane_pid}", "#{window_activity}"])
+TMUX_TIMEOUT = 30.0  # seconds; a capture of 100 panes takes about 20 ms
 MARK = "\x1etaskorch-capture\x1e"
 SAFE_PATH = re.compile(r"^[A-Za-z0-9_./+-]+$")
 
@@ -67,13 +68,11 @@ class TmuxRunner:
             config.write_text(text)
         where = ("-S", socket_path) if socket_path else ("-L", socket_name)
         self.where = where
-        try:
-            tmux = sh.Command("tmux")
-        except sh.CommandNotFound:
-            raise TmuxError("tmux is not installed; install it (e.g. apt-get install tmux)") from None
-        # sh reads output line by line across threads unless told otherwise: capturing 100
-        # panes took 90 ms that way and 17 ms with a real buffer (bench/README.md).
-        self._tmux = tmux.bake(*where, "-f", str(config), _tty_out=False, _out_bufsize=1 << 16)
+        if shutil.which("tmux") is None:
+            raise TmuxError("tmux is not installed; install it (e.g. apt-get install tmux)")
+        # subprocess, with a timeout: a tmux server that stops answering must not hold the
+        # heartbeat (and sh's own timeout polls, adding 100 ms a call).
+        self._tmux = ["tmux", *where, "-f", str(config)]
         self.socket_file = Path(socket_path) if socket_path else Path(
             os.environ.get("TMUX_TMPDIR", "/tmp"), f"tmux-{os.getuid()}", socket_name)
 
@@ -85,9 +84,14 @@ class TmuxRunner:
             if arg.endswith(";") and arg != ";":
                 raise TmuxError(f"refusing a tmux argument that ends in ';': {arg!r}")
         try:
-            return str(self._tmux(*args, _in=stdin))
-        except sh.ErrorReturnCode as exc:
-            raise TmuxError(exc.stderr.decode(errors="replace").strip()) from None
+            proc = subprocess.run([*self._tmux, *args], capture_output=True, timeout=TMUX_TIMEOUT,
+                                  input=stdin.encode() if stdin is not None else None,
+                                  stdin=None if stdin is not None else subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise TmuxError(f"tmux {args[0]} gave no answer in {TMUX_TIMEOUT:g} s") from None
+        if proc.returncode != 0:
+            raise TmuxError(proc.stderr.decode(errors="replace").strip())
+        return proc.stdout.decode(errors="replace")
 
     def start(self, session: str, argv: list[str], cwd: Path, log: Path) -> None:
         if len(argv) < 2:
