@@ -87,7 +87,9 @@ def isolate(control, model: ModelServer, tmp_path: Path) -> None:  # type: ignor
 
 
 def start(control, remote: Path, model: ModelServer, tmp_path: Path,  # type: ignore[no-untyped-def]
-          profile: str, steps: list[dict], **top) -> None:
+          profile: str, steps: list[dict], prepare=None, **top) -> None:
+    """Launch task `a` with `profile` against the scripted `steps`; `prepare(control)` runs
+    just before the launch, for a test's own agent setup."""
     isolate(control, model, tmp_path)
     script(model, steps)
     if profile == "aider":
@@ -96,6 +98,8 @@ def start(control, remote: Path, model: ModelServer, tmp_path: Path,  # type: ig
                               "body": "Create hello.txt holding hello, and commit it."}]],
                            repo=str(remote), agent=profile, merge="auto", retry_backoff_seconds=0,
                            stall_minutes=5, **top))
+    if prepare:
+        prepare(control)
     control.doit("launch")
 
 
@@ -208,3 +212,45 @@ def test_stop_while_the_model_hangs_ends_every_process_of_the_agent(control, rem
     assert status["status"] == "stuck" and "stopped by hand" in status["reason"]
     control.doit("heartbeat")
     assert control.status()["a"]["status"] == "stuck" and marked(marker) == []
+
+
+INTERACTIVE = ("codex", "claude")
+
+
+@pytest.mark.parametrize("profile", INTERACTIVE)
+def test_an_interactive_turn_that_ends_is_heard_and_merged(control, remote, model, tmp_path,
+                                                           profile):
+    """No heartbeat is run by hand: the agent never exits, so only its own hook (Claude's Stop,
+    codex's notify) can start the heartbeat that sees the turn is over."""
+    theirs = tmp_path / "users-own-hook.jsonl"
+    start(control, remote, model, tmp_path, profile, EDIT, hook=True,
+          prepare=lambda control: users_own_hook(control, profile, theirs))
+    wait_for(lambda: control.status()["a"]["status"] in ("merged", "error", "stuck"),
+             timeout=90, interval=0.5,
+             what=f"{profile}'s hook to start the heartbeat that merges it")
+    status = control.status()
+    assert status["a"]["status"] == "merged" and status["a"]["attempts"] == 1, status["a"]
+    assert remote_has_hello(remote)
+    record = (control.workdir / "runs" / "a" / "attempt-1.hooks.jsonl").read_text()
+    assert '"finished"' in record, record
+    # the user's own hook (codex: notify in config.toml; Claude: a Stop hook) still ran
+    wait_for(lambda: theirs.exists() and "Done: created hello.txt" in theirs.read_text(),
+             timeout=10, what="the user's own hook to run too")
+
+
+def users_own_hook(control, profile: str, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """Give the private HOME a hook of the user's own, which appends its payload to `out`."""
+    program = out.with_suffix(".py")
+    program.write_text("import sys\npayload = sys.argv[1] if len(sys.argv) > 1 else "
+                       "sys.stdin.read()\n"
+                       f"open({str(out)!r}, 'a').write(payload.replace('\\n', ' ') + '\\n')\n")
+    home = Path(control.env["HOME"])
+    if profile == "codex":
+        config = home / ".codex" / "config.toml"
+        config.write_text(f'notify = ["{sys.executable}", "{program}"]\n' + config.read_text())
+    else:
+        settings = home / ".claude" / "settings.json"
+        data = json.loads(settings.read_text())
+        data["hooks"] = {"Stop": [{"hooks": [{"type": "command",
+                                              "command": f"{sys.executable} {program}"}]}]}
+        settings.write_text(json.dumps(data))

@@ -24,7 +24,11 @@ class Answer:
     match: str
     send: str = ""
     keys: tuple[str, ...] = ("Enter",)
+
+
 MODEL_ARGS = "{model_args}"
+# Where the argv that wires the agent's own hooks goes (hooks/): a profile with `hooks:` has it.
+HOOK_ARGS = "{hook_args}"
 
 
 @dataclass(frozen=True)
@@ -41,20 +45,25 @@ class AgentProfile:
     env: dict[str, str] = field(default_factory=dict)
     answers: tuple[Answer, ...] = ()
     events: str | None = None  # a parser in taskorch.signals: the agent's output is read
+    hooks: str | None = None   # a wiring in taskorch.hooks: the agent's own hooks are heard
     max_parallel: int | None = None       # of this profile at once (budget.py)
     launches_per_hour: int | None = None  # of this profile in a sliding hour (budget.py)
 
-    def argv(self, *, prompt_file: str, model: str | None, task_id: str, worktree: str) -> list[str]:
-        """The argv with every placeholder but {prompt} filled in (the wrapper fills that one)."""
+    def argv(self, *, prompt_file: str, model: str | None, task_id: str, worktree: str,
+             hook_args: list[str] | None = None) -> list[str]:
+        """The argv with every placeholder but {prompt} filled in (the wrapper fills that one).
+        `hook_args` are taskorch's own paths, put in as they are."""
         values = {"{prompt_file}": prompt_file, "{model}": model or "", "{task_id}": task_id,
                   "{worktree}": worktree}
         out: list[str] = []
         for element in self.command:
             if element == MODEL_ARGS:
-                out.extend(self.model_args if model else ())
+                out.extend(_fill(e, values) for e in (self.model_args if model else ()))
+            elif element == HOOK_ARGS:
+                out.extend(hook_args or ())
             else:
-                out.append(element)
-        return [_fill(element, values) for element in out]
+                out.append(_fill(element, values))
+        return out
 
 
 def _fill(element: str, values: dict[str, str]) -> str:
@@ -77,10 +86,11 @@ BUILTIN: dict[str, AgentProfile] = {
             # that outlives the session; this keeps the turn in the TUI's own process, so
             # stopping the session stops the turn (DESIGN.md, "Real agent CLIs").
             name="codex",
-            command=("codex", "--no-daemon", "--dangerously-bypass-approvals-and-sandbox",
-                     MODEL_ARGS, "{prompt}"),
+            command=("codex", HOOK_ARGS, "--no-daemon",
+                     "--dangerously-bypass-approvals-and-sandbox", MODEL_ARGS, "{prompt}"),
             model_args=("--model", "{model}"),
             interactive=True,
+            hooks="codex-notify",  # a finished turn is a fact; errors and questions: the screen
             # Judged from the prompt at the bottom only (screen.bottom). 0.171's trust dialog is
             # `Trust this folder? …` / `› 1. Trust and continue` / `enter continue · esc back`;
             # older ones `Do you trust the contents of this directory` / `Press enter to …`.
@@ -115,9 +125,11 @@ BUILTIN: dict[str, AgentProfile] = {
         ),
         AgentProfile(
             name="claude",
-            command=("claude", "--dangerously-skip-permissions", MODEL_ARGS, "{prompt}"),
+            command=("claude", HOOK_ARGS, "--dangerously-skip-permissions", MODEL_ARGS,
+                     "{prompt}"),
             model_args=("--model", "{model}"),
             interactive=True,
+            hooks="claude-code",  # turn ended, failed, asked, working: all facts
             # Every dialog of 2.1.332 ends in a footer: `Enter to confirm · Esc to cancel` (trust,
             # bypass warning, API key), `Enter to select · ↑/↓ to navigate · Esc to cancel`
             # (AskUserQuestion).
@@ -173,7 +185,7 @@ BUILTIN: dict[str, AgentProfile] = {
 def unknown_placeholders(element: str) -> list[str]:
     """Every `{word}` in an argv element that is not a placeholder taskorch fills."""
     return [m for m in re.findall(r"\{[A-Za-z_-]+\}", element)
-            if m not in PLACEHOLDERS and m != MODEL_ARGS]
+            if m not in PLACEHOLDERS and m not in (MODEL_ARGS, HOOK_ARGS)]
 
 
 def profile_from_manifest(name: str, raw: dict[str, Any]) -> AgentProfile:
@@ -186,6 +198,8 @@ def profile_from_manifest(name: str, raw: dict[str, Any]) -> AgentProfile:
     inherited = {} if base is None else {key: getattr(base, key) for key in keys}
     merged = {**schema.defaults("agent"), **inherited,
               **{k: v for k, v in raw.items() if k != "extends"}}
+    if "command" in raw and "hooks" not in raw and HOOK_ARGS not in merged["command"]:
+        merged["hooks"] = None  # a built-in's hooks belong to its command, not to this one
     answer = schema.defaults("answer")
     return AgentProfile(
         name=name,
@@ -203,6 +217,7 @@ def profile_from_manifest(name: str, raw: dict[str, Any]) -> AgentProfile:
                              tuple(a.get("keys", answer["keys"])))
                       for a in merged["answers"]),
         events=merged.get("events"),
+        hooks=merged.get("hooks"),
         max_parallel=merged.get("max_parallel"),
         launches_per_hour=merged.get("launches_per_hour"),
     )

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from taskorch import screen as screens
+from taskorch import hooks, screen as screens
 from taskorch.agents import AgentProfile
+from taskorch.hooks import Heard
 from taskorch.runners.base import Pane
 
 
@@ -49,6 +50,7 @@ class Observation:
     steady: bool          # the screen is the same as at the previous look
     idle_seconds: float   # since the last real progress (or the last nudge)
     alive: bool = False   # no session seen, but the agent's processes still run (runner.alive)
+    heard: bool = False   # `says` is the agent's own hook's word, not a guess from its screen
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,21 @@ def reading(profile: AgentProfile, text: str) -> str:
     return f"error:{error}" if error else "idle"
 
 
+def overruled(heard: Heard | None, says: str) -> str:
+    """What the screen's reading becomes once the agent's own hook has spoken (hooks/): the
+    last hook event is a fact, the screen a guess. A dialog at the bottom of the screen still
+    counts as a question, since its text is what an allow-listed answer matches."""
+    if heard is None or says.startswith("waiting:"):
+        return says
+    if heard.fact == hooks.ASKING:
+        return f"waiting:{heard.detail}"
+    if heard.fact == hooks.FAILED:
+        return f"error:{heard.detail}"
+    if heard.fact == hooks.FINISHED:  # an error cell the hook does not name still counts
+        return says if says.startswith("error:") else "idle"
+    return ""  # working: whatever the screen shows, it is not idle
+
+
 def classify(obs: Observation, profile: AgentProfile, stall_seconds: float) -> Verdict:
     if obs.exit is not None:
         if obs.exit.code == 0 and obs.exit.signal is None and obs.exit.error:
@@ -104,10 +121,11 @@ def classify(obs: Observation, profile: AgentProfile, stall_seconds: float) -> V
     if obs.says.startswith("waiting:"):
         question = obs.says.split(":", 1)[1]
         return Verdict("waiting", f"waiting for input: {question}", question)
-    if obs.says.startswith("error:") and obs.steady and profile.interactive:
+    settled = obs.steady or obs.heard  # a hook's word needs no second look at the screen
+    if obs.says.startswith("error:") and settled and profile.interactive:
         return Verdict("failed", "idle at its own prompt after an error on its screen: "
                        + bounded(obs.says.split(":", 1)[1]))
-    if obs.says == "idle" and obs.steady and profile.interactive:
+    if obs.says == "idle" and settled and profile.interactive:
         return Verdict("idle", "idle at its own prompt after finishing")
     if obs.idle_seconds >= stall_seconds:
         return Verdict("stalled", f"no progress for {obs.idle_seconds / 60:.1f} min")

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from taskorch import (budget, cleanup, cloneconfig, heal, lock, schedule, screen, seen, signals,
-                      verifyjob)
-from taskorch.classify import Exit, Observation, Verdict, classify, last_words, reading
+from taskorch import (budget, cleanup, cloneconfig, heal, hooks, lock, schedule, screen, seen,
+                      signals, verifyjob)
+from taskorch.classify import Exit, Observation, Verdict, classify, last_words, overruled, reading
 from taskorch.deliver import deliver, push_early
 from taskorch.git import GitError, branch_head
 from taskorch.launch import LAUNCH_ERRORS, LaunchError, launch
@@ -202,6 +202,9 @@ def look_at(project: Project, task: Task, row: TaskRow, pane: Pane | None, text:
         moved = events_since(project, row, profile.events, epoch(row.last_progress))
     else:
         moved = fingerprint != row.screen and not row.nudged_at
+    record = hooks.read(project.layout.hooks_file(row.id, row.attempts)) if profile.hooks \
+        else hooks.Record(None, None)
+    moved = moved or heard_since(record, epoch(row.last_progress))
     progressed = moved or head != row.head
     # min: a last progress in the future means the clock went back; count from now, not then
     last = at if progressed else min(epoch(row.last_progress) or at, at)
@@ -217,12 +220,20 @@ def look_at(project: Project, task: Task, row: TaskRow, pane: Pane | None, text:
     if not says and steady and ended is None and pane is not None:
         says = asked(project, row, pane) or says
         fields["says"] = says
-    obs = Observation(pane=pane, exit=ended, says=says,
-                      steady=steady,
+    # Stored is the screen's own reading; the hook's word is applied afresh each tick, so a
+    # question answered (a hook saying work goes on) is not kept as the screen's.
+    obs = Observation(pane=pane, exit=ended, says=overruled(record.last, says),
+                      steady=steady, heard=record.last is not None,
                       idle_seconds=at - max(last, nudged or 0),
                       alive=(pane is None and ended is None and bool(row.session)
                              and project.runner.alive(row.session)))
     return Look(task, row, obs, fingerprint), fields
+
+
+def heard_since(record: hooks.Record, since: float | None) -> bool:
+    """Did the agent's own hooks report work after `since` (stamps have whole seconds)? The
+    echo of our own prompt or nudge does not count (hooks.Heard.progress)."""
+    return record.progress_at is not None and (since is None or record.progress_at >= since + 1)
 
 
 def asked(project: Project, row: TaskRow, pane: Pane) -> str:

@@ -8,12 +8,13 @@ rather than started twice. The caller holds the work directory's lock.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from taskorch import budget, cloneconfig, doctor, git, prompts, repo, signals
+from taskorch import budget, cloneconfig, doctor, git, hooks, prompts, repo, signals
 from taskorch.errors import TaskorchError
 from taskorch.layout import write_atomic
 from taskorch.lifecycle import Event
@@ -103,15 +104,18 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
                                              template or task.prompt or prompts.TASK_TEMPLATE,
                                              context))
     profile = manifest.profile(task)
+    beat = project.write_hook() if manifest.hook else None
+    hook_args = hooks.arguments(profile.hooks, layout.hooks_file(task.id, attempt), beat,
+                                {**os.environ, **profile.env}) if profile.hooks else None
     spec = {
         "argv": profile.argv(prompt_file=str(prompt_file), model=manifest.model_for(task),
-                             task_id=task.id, worktree=str(worktree)),
+                             task_id=task.id, worktree=str(worktree), hook_args=hook_args),
         "prompt_file": str(prompt_file), "stdin": profile.stdin, "cwd": str(worktree),
         "exit_file": str(layout.exit_file(task.id, attempt)),
         "run": f"{project.runner.key}/{task.id}/{attempt}",  # the marker stop finds it by
         "env": {**profile.env, "TASKORCH_TASK_ID": task.id, "TASKORCH_ATTEMPT": str(attempt),
                 "TASKORCH_PROMPT_FILE": str(prompt_file)},
-        "on_exit": str(project.write_hook()) if manifest.hook else None,
+        "on_exit": str(beat) if beat else None,
     }
     if profile.events:  # the wrapper reads the agent's stdout with this parser (signals/)
         suffix = signals.PARSERS[profile.events].raw_suffix

@@ -106,6 +106,10 @@ class Layout:
         """What those lines said (signals.Signals), written before the exit file."""
         return self.run_dir(task_id) / f"attempt-{attempt}.signals.json"
 
+    def hooks_file(self, task_id: str, attempt: int) -> Path:
+        """What the agent's own hooks said, one event a line (hooks/), when its profile has them."""
+        return self.run_dir(task_id) / f"attempt-{attempt}.hooks.jsonl"
+
     def failure_file(self, task_id: str, attempt: int) -> Path:
         """Why attempt N failed, with its log tail: the context of the retry prompt."""
         return self.run_dir(task_id) / f"attempt-{attempt}.failure.json"

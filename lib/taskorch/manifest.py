@@ -239,8 +239,15 @@ def _agents(source: Source, raw: Any) -> dict[str, agent_profiles.AgentProfile]:
         for key, placeholder in bad:
             source.error(path + (key,), f"unknown placeholder {placeholder}; use one of "
                          f"{', '.join(agent_profiles.PLACEHOLDERS)}")
-        if not bad:
-            profiles[name] = agent_profiles.profile_from_manifest(name, spec)
+        if bad:
+            continue
+        profile = agent_profiles.profile_from_manifest(name, spec)
+        if profile.hooks and agent_profiles.HOOK_ARGS not in profile.command:
+            source.error(path + ("hooks",), f"{profile.hooks} hooks need "
+                         f"{agent_profiles.HOOK_ARGS} in command, where their arguments go (say, "
+                         f"right after the program); or set hooks: null")
+            continue
+        profiles[name] = profile
     return profiles
 
 

@@ -281,6 +281,11 @@ def _parsers() -> tuple[str, ...]:
     return tuple(signals.PARSERS)
 
 
+def _hook_wirings() -> tuple[str, ...]:
+    from taskorch.hooks import HOOKS  # imported late, like manifest: schema.py is imported first
+    return tuple(HOOKS)
+
+
 # ---------------------------------------------------------------------------------------------
 # The table.
 
@@ -418,7 +423,8 @@ TASK = _level(
 AGENT = _level(
     "agent",
     _agent("command", STR_LIST, "argv template: [program, args...] with placeholders "
-           + ", ".join(agent_profiles.PLACEHOLDERS) + " and " + agent_profiles.MODEL_ARGS,
+           + ", ".join(agent_profiles.PLACEHOLDERS) + ", " + agent_profiles.MODEL_ARGS + " and "
+           + agent_profiles.HOOK_ARGS,
            required=True, unless="extends", extra={"minItems": 1}),
     _agent("extends", one_of(_builtin_agents, text="a built-in's name"),
            "a built-in profile to start from (codex, codex-exec, claude, claude-p, aider, demo); "
@@ -440,6 +446,11 @@ AGENT = _level(
            "output, read as it runs: the raw output is kept in runs/<id>/attempt-N.events.*, the "
            "pane shows a readable transcript, and an exit 0 whose output reports an error is a "
            "failure; tokens and cost show in status"),
+    _agent("hooks", one_of(_hook_wirings, nullable=True), "the interactive agent's own hooks "
+           "taskorch listens to (claude-code: a per-session settings file; codex-notify: codex's "
+           "notify program, the user's own still run), put where the command has "
+           + agent_profiles.HOOK_ARGS + ": a finished turn, an error or a question is then a fact "
+           "and starts the heartbeat at once, and the screen is only the fallback"),
     _agent("max_parallel", OPT_COUNT, "agents of this profile running at once, within the "
            "top-level max_parallel (a provider's concurrency quota)", shown_default="no limit"),
     _agent("launches_per_hour", OPT_COUNT, "launches and restarts of this profile in any hour "
