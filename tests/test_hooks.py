@@ -197,7 +197,7 @@ def heard(fact: str, detail: str = "") -> base.Heard:
 
 @pytest.mark.parametrize("fact,screen_says,expected", [
     (hooks.FINISHED, "", "idle"),                      # the working screen lags: the hook rules
-    (hooks.FINISHED, "error:■ 429", "error:■ 429"),    # an error the hook does not name
+    (hooks.FINISHED, "error:■ 429", "idle"),  # the retry prompt on screen quotes the error
     (hooks.FAILED, "", "error:API Error: 500"),
     (hooks.ASKING, "", "waiting:Formal?"),
     (hooks.WORKING, "idle", ""),                       # a tool runs: not idle, whatever it shows
@@ -235,3 +235,16 @@ def test_a_profile_with_its_own_command_keeps_a_builtins_hooks_only_with_the_pla
                                                   "command": ["my-claude", "{hook_args}"]})
     assert plain.hooks is None and wired.hooks == "claude-code"
     assert agents.profile_from_manifest("mine", {"extends": "claude"}).hooks == "claude-code"
+
+
+def test_a_tool_event_that_lands_after_the_turns_end_does_not_reopen_it(tmp_path):
+    """Claude runs tool hooks async: a PostToolUse landed after Stop (seen with 2.1.332 under
+    load) and the finished turn read as work going on, so the task waited for the stall."""
+    record = tmp_path / "attempt-1.hooks.jsonl"
+    attempt = tmp_path / "attempt-1"
+    for name in ("ok-UserPromptSubmit", "ok-PreToolUse", "ok-Stop", "ok-PostToolUse"):
+        base.append(record, ClaudeCode().heard(payload(name), attempt))
+    assert hooks.read(record).last.fact == hooks.FINISHED
+    base.append(record, ClaudeCode().heard(payload("ok-UserPromptSubmit"), attempt))  # a nudge
+    base.append(record, ClaudeCode().heard(payload("ok-PreToolUse"), attempt))
+    assert hooks.read(record).last.fact == hooks.WORKING

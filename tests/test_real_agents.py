@@ -33,6 +33,7 @@ from model_server import ModelServer, Script  # noqa: E402
 
 KEY = "sk-scripted-0000000000000000000000000000000key7"  # every CLI sends it; the server ignores it
 PROFILES = ("codex-exec", "claude-p", "aider")
+ALL = ("codex", "codex-exec", "claude", "claude-p", "aider")
 AIDER_MODEL = "openai/gpt-4o"
 EDIT = [{"write": "hello.txt", "content": "hello\n"}, {"commit": "Add hello.txt"},
         {"say": "Done: created hello.txt and committed it."}]
@@ -125,6 +126,10 @@ def test_edit_and_commit_goes_to_merged(control, remote, model, tmp_path, profil
 
 # How each CLI's first attempt fails fast, and the words its error is named by.
 API_ERROR = {
+    # interactive: codex's TUI ends the turn on `■ exceeded retry limit, last status: 429`;
+    # Claude's StopFailure hook carries `API Error: 500 …`
+    "codex": ({"error": 429, "times": None}, "last status: 429"),
+    "claude": ({"error": 500, "times": None}, "API Error: 500"),
     # codex 0.171 gives up on a 429 without Retry-After after one request, naming the status;
     # for a 500 it names no status, only the server's message.
     "codex-exec": ({"error": 429, "times": None}, "last status: 429"),
@@ -140,13 +145,26 @@ def reasons(control, new: str) -> list[str]:  # type: ignore[no-untyped-def]
     return [reason for state, reason in journal(control, "a") if state == new]
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+def first_attempt_over(control, profile: str) -> bool:  # type: ignore[no-untyped-def]
+    """Attempt 1 has ended, seen without a heartbeat (which would retry it at once): its exit
+    file, or for an interactive agent, which never exits, its own hook's or screen's word."""
+    runs = control.workdir / "runs" / "a"
+    if profile == "claude":
+        record = runs / "attempt-1.hooks.jsonl"
+        return record.exists() and '"failed"' in record.read_text()
+    if profile == "codex":
+        log = control.workdir / "logs" / "a.log"
+        return log.exists() and b"exceeded retry limit" in log.read_bytes()
+    return exited(control, 1).exists()
+
+
+@pytest.mark.parametrize("profile", ALL)
 def test_a_model_error_is_an_error_and_the_retry_carries_it_to_merged(control, remote, model,
                                                                        tmp_path, profile, request):
     slow = profile == "aider" and request.config.getoption("--slow-agents")
     failure, named = SLOW_AIDER if slow else API_ERROR[profile]
     start(control, remote, model, tmp_path, profile, [failure])
-    wait_for(lambda: exited(control, 1).exists(), timeout=200 if slow else 60,
+    wait_for(lambda: first_attempt_over(control, profile), timeout=200 if slow else 60,
              what=f"{profile}'s first attempt to end")
     script(model, EDIT)  # the model is back for the retry
     status = beat_until(control, lambda s: s["a"]["status"] in ("merged", "stuck")
@@ -161,7 +179,7 @@ def test_a_model_error_is_an_error_and_the_retry_carries_it_to_merged(control, r
     assert remote_has_hello(remote)
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", ALL)
 def test_a_turn_that_errors_after_committing_is_not_complete(control, remote, model, tmp_path,
                                                              profile):
     failure, named = API_ERROR[profile]
@@ -197,7 +215,7 @@ def marked(marker: str) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", ALL)
 def test_stop_while_the_model_hangs_ends_every_process_of_the_agent(control, remote, model,
                                                                     tmp_path, profile):
     start(control, remote, model, tmp_path, profile, [{"hang": None}])
@@ -214,10 +232,7 @@ def test_stop_while_the_model_hangs_ends_every_process_of_the_agent(control, rem
     assert control.status()["a"]["status"] == "stuck" and marked(marker) == []
 
 
-INTERACTIVE = ("codex", "claude")
-
-
-@pytest.mark.parametrize("profile", INTERACTIVE)
+@pytest.mark.parametrize("profile", ("codex", "claude"))
 def test_an_interactive_turn_that_ends_is_heard_and_merged(control, remote, model, tmp_path,
                                                            profile):
     """No heartbeat is run by hand: the agent never exits, so only its own hook (Claude's Stop,

@@ -96,8 +96,10 @@ def overruled(heard: Heard | None, says: str) -> str:
         return f"waiting:{heard.detail}"
     if heard.fact == hooks.FAILED:
         return f"error:{heard.detail}"
-    if heard.fact == hooks.FINISHED:  # an error cell the hook does not name still counts
-        return says if says.startswith("error:") else "idle"
+    if heard.fact == hooks.FINISHED:
+        # Neither agent says "finished" for a turn that failed (Claude: StopFailure; codex: no
+        # notify), and an error line on screen may be the retry prompt quoting the last one.
+        return "idle"
     return ""  # working: whatever the screen shows, it is not idle
 
 

@@ -37,6 +37,7 @@ class Heard:
     detail: str = ""
     progress: bool = True  # the agent did something; False for the echo of our own input
     at: float = 0.0
+    prompt: bool = False   # a prompt was taken: a new turn starts (after a nudge or an answer)
 
 
 class AgentHooks(Protocol):
@@ -95,8 +96,20 @@ def read(record: Path) -> Record:
         return Record(None, None)
     events = [heard for line in data.splitlines() if (heard := parse(line)) is not None]
     progress = [e.at for e in events if e.progress]
-    return Record(asked(events) or (events[-1] if events else None),
+    facts = in_turn(events)
+    return Record(asked(facts) or (facts[-1] if facts else None),
                   max(progress) if progress else None)
+
+
+def in_turn(events: list[Heard]) -> list[Heard]:
+    """The events without stragglers: once a turn has ended, only a new prompt starts work
+    again. Tool events run as async hooks, and one can land after the turn's Stop."""
+    kept: list[Heard] = []
+    for heard in events:
+        ended = kept and kept[-1].fact in (FINISHED, FAILED)
+        if not (ended and heard.fact == WORKING and not heard.prompt):
+            kept.append(heard)
+    return kept
 
 
 def asked(events: list[Heard]) -> Heard | None:
@@ -116,7 +129,8 @@ def parse(line: bytes) -> Heard | None:
     try:
         data = json.loads(line)
         heard = Heard(str(data["fact"]), str(data["event"]), str(data.get("detail", "")),
-                      bool(data.get("progress", True)), float(data["at"]))
+                      bool(data.get("progress", True)), float(data["at"]),
+                      bool(data.get("prompt", False)))
     except (ValueError, KeyError, TypeError):
         return None
     return heard if heard.fact in FACTS else None

@@ -69,7 +69,7 @@ class ClaudeCode:
         if event in ("PreToolUse", "PostToolUse"):
             return Heard(WORKING, event, text(payload.get("tool_name")), at=now())
         if event == "UserPromptSubmit":  # our own prompt or nudge: not the agent's progress
-            return Heard(WORKING, event, progress=False, at=now())
+            return Heard(WORKING, event, progress=False, prompt=True, at=now())
         return None
 
 
