@@ -9,7 +9,8 @@ agents may start.
 - A figure an agent did not report (codex gives no cost; a profile without `events` gives
   nothing) counts as 0: the budget cannot see it, and `doit status`'s health line says so.
 - A profile's `max_parallel` and `launches_per_hour` hold a task `pending`, with the reason,
-  until the heartbeat finds room. Launches are counted in the work directory's `launches` file.
+  until the heartbeat finds room. Launches are counted in the work directory's `launches` file;
+  with the hook on, a delayed tick is asked for when the hour has room again (schedule.py).
 """
 
 from __future__ import annotations
@@ -19,22 +20,51 @@ import time
 from typing import Any, Iterable
 
 from taskorch import signals
+from taskorch.agents import AgentProfile
 from taskorch.manifest import Task
 from taskorch.project import WAITS, Project
+from taskorch.state import TaskRow
 
 HOUR = 3600.0
 
 
 def task_usage(project: Project, task_id: str) -> dict[str, Any] | None:
     row = project.store.get(task_id)
-    if row is None or not row.attempts:
+    return row_usage(project, row) if row else None
+
+
+def row_usage(project: Project, row: TaskRow) -> dict[str, Any] | None:
+    if not row.attempts:
         return None
-    return signals.usage(said for _, said in signals.attempts(project.layout, task_id,
+    return signals.usage(said for _, said in signals.attempts(project.layout, row.id,
                                                              row.attempts))
 
 
 def project_usage(project: Project) -> dict[str, Any] | None:
-    return signals.summed(u for t in project.manifest.tasks if (u := task_usage(project, t.id)))
+    """Every task's usage added up, read once per tick: each launch and retry asks, and reading
+    every attempt's signals file each time made a tick that starts 50 agents read them 50 times.
+    A launch adds no usage (an attempt reports when it ends). An attempt that ends during the
+    tick is counted by the next one, which its exit starts (the hook): the tick's end rewrites
+    heartbeat.last, so a cache from before it is not used again, even by a rerun in this process."""
+    mark = tick_mark(project)
+    if project.usage_seen is None or project.usage_seen[0] != mark:
+        project.usage_seen = (mark, summed_usage(project))
+    return project.usage_seen[1]
+
+
+def summed_usage(project: Project) -> dict[str, Any] | None:
+    rows = project.store.rows()  # one query, not one per task
+    return signals.summed(u for t in project.manifest.tasks
+                          if t.id in rows and (u := row_usage(project, rows[t.id])))
+
+
+def tick_mark(project: Project) -> tuple[int, int] | None:
+    """Which tick last ended: heartbeat.last is replaced (a new file) at the end of each."""
+    try:
+        found = project.layout.last_tick.stat()
+    except OSError:
+        return None
+    return found.st_ino, found.st_mtime_ns
 
 
 def tokens(usage: dict[str, Any] | None) -> int:
@@ -56,7 +86,8 @@ def over(limit: dict[str, Any] | None, usage: dict[str, Any] | None, what: str) 
 
 def spent(project: Project, task: Task) -> str | None:
     """The reason `task` may not start another attempt, or None while its budgets last."""
-    found = over(task.budget, task_usage(project, task.id), f"task {task.id}")
+    found = (over(task.budget, task_usage(project, task.id), f"task {task.id}")
+             if task.budget else None)  # no files read for a budget that is not there
     if found is None and project.manifest.budget:
         found = over(project.manifest.budget, project_usage(project), "project")
     if found is None:
@@ -112,6 +143,21 @@ def record_launch(project: Project, profile: str, at: float | None = None) -> No
     tmp.write_text("".join(f"{line}\n" for line in [*kept, f"{at:.3f} {profile}"]),
                    encoding="utf-8")
     os.replace(tmp, path)
+
+
+def room_at(project: Project, profiles: Iterable[AgentProfile], at: float) -> dict[str, float]:
+    """When each of `profiles` whose launches_per_hour is used up at `at` may start an agent
+    again: once enough of its launches have left the sliding hour. One read of the record."""
+    limits = {p.name: p.launches_per_hour for p in profiles if p.launches_per_hour}
+    if not limits:
+        return {}
+    recent: dict[str, list[float]] = {}
+    for when, name in launches(project, at):
+        if name in limits:
+            recent.setdefault(name, []).append(when)
+    # more launches than the limit (it was lowered): room once all but limit-1 have left
+    return {name: sorted(stamps)[len(stamps) - limits[name]] + HOUR
+            for name, stamps in recent.items() if len(stamps) >= limits[name]}
 
 
 def running_of(project: Project, profile: str, rows: Iterable[Any]) -> int:

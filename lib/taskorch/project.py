@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections import Counter
-from typing import Collection, Iterable
+from typing import Any, Collection, Iterable
 import sys
 from dataclasses import dataclass
 from functools import cached_property
@@ -44,6 +44,8 @@ class Project:
         self.manifest = manifest
         self.plan = plan if plan is not None else plans.build(manifest)
         self.layout = Layout(manifest.workdir)
+        # (which tick, the project's usage then): budget.project_usage reads it once per tick
+        self.usage_seen: tuple[tuple[int, int] | None, dict[str, Any] | None] | None = None
 
     @classmethod
     def load(cls, path: str | Path, store: bool = False) -> "Project":
