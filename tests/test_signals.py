@@ -5,6 +5,8 @@ an exit 0 whose events carry an error; usage in `doit status`."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -148,6 +150,33 @@ def test_the_wrapper_keeps_raw_events_shows_a_clean_transcript_and_writes_signal
     saved = signals.load(tmp_path / "attempt-1.signals.json")
     assert saved is not None and saved.finished and saved.input_tokens == 30749
     assert json.loads((tmp_path / "attempt-1.exit").read_text())["code"] == 0
+
+
+def test_a_child_left_holding_the_agents_output_does_not_delay_its_exit(tmp_path):
+    """aider 0.86.2 exits with a child still holding its stdout: the wrapper waited 5 s for
+    the pipe to drain, so the heartbeat saw the exit, and the dependent started, 5 s late."""
+    agent = tmp_path / "agent.py"
+    agent.write_text(
+        "import subprocess, sys\n"
+        "print('{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":1,"
+        "\"output_tokens\":2}}', flush=True)\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])\n")
+    prompt = tmp_path / "prompt.md"
+    prompt.write_text("do it\n")
+    spec = {"argv": [sys.executable, str(agent)], "prompt_file": str(prompt),
+            "cwd": str(tmp_path), "exit_file": str(tmp_path / "attempt-1.exit"),
+            "events": "codex-json", "events_file": str(tmp_path / "attempt-1.events.jsonl"),
+            "signals_file": str(tmp_path / "attempt-1.signals.json")}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    wrapper = subprocess.Popen([sys.executable, "-m", "taskorch.wrapper",
+                                str(tmp_path / "spec.json")], stdout=subprocess.DEVNULL,
+                               start_new_session=True)
+    try:
+        assert wrapper.wait(timeout=3) == 0  # the child sleeps 30 s; the old drain took 5
+    finally:
+        os.killpg(wrapper.pid, signal.SIGKILL)
+    saved = signals.load(tmp_path / "attempt-1.signals.json")
+    assert saved is not None and saved.output_tokens == 2  # what came before the exit is read
 
 
 # -- judging, on real tmux and git ---------------------------------------------------------------

@@ -31,9 +31,10 @@ from taskorch.layout import write_atomic
 from taskorch.runners import procs
 from taskorch.terminal import shown
 
-# After the agent exits, how long its output may still drain: a child it left behind can hold
-# the pipe open for good, and the exit must still be recorded.
-DRAIN_SECONDS = 5.0
+# After the agent exits, how long its output may still drain. What it wrote is in the pipe
+# already and is read in milliseconds; a child it left behind can hold the pipe open for good
+# (aider 0.86.2 does), and every second waited here delays the exit the heartbeat acts on.
+DRAIN_SECONDS = 0.5
 
 
 def run(spec: dict) -> int:
