@@ -248,3 +248,44 @@ def test_a_tool_event_that_lands_after_the_turns_end_does_not_reopen_it(tmp_path
     base.append(record, ClaudeCode().heard(payload("ok-UserPromptSubmit"), attempt))  # a nudge
     base.append(record, ClaudeCode().heard(payload("ok-PreToolUse"), attempt))
     assert hooks.read(record).last.fact == hooks.WORKING
+
+
+def test_a_question_on_screen_is_an_echo_when_the_hooks_report_every_question():
+    """After an allow-listed AskUserQuestion was answered, Claude's transcript echoes it
+    (`⎿ · Which greeting …? → hello`), the answer's pattern matched the echo, and Enter was
+    pressed a second time into the working agent."""
+    echo = "waiting:⎿ · Which greeting? → hello"
+    assert overruled(heard(hooks.WORKING), echo, asks=True) == ""
+    assert overruled(heard(hooks.WORKING), echo, asks=False) == echo  # codex: screen dialogs
+
+
+def test_the_hooks_question_names_it_not_the_dialogs_footer():
+    assert overruled(heard(hooks.ASKING, "Formal or informal? [Formal / Informal]"),
+                     "waiting:Enter to select · ↑/↓ to navigate · Esc to cancel") == \
+        "waiting:Formal or informal? [Formal / Informal]"
+
+
+def test_text_taskorch_types_reopens_a_finished_turn_and_codex_owns_its_answer(tmp_path):
+    """An answer typed into codex's composer after a finished turn starts a new turn: the old
+    `finished` must not end it, and the new turn's notify (its input is the answer, not the
+    prompt) must count."""
+    record = tmp_path / "attempt-1.hooks.jsonl"
+    (tmp_path / "attempt-1.prompt.md").write_text("do it")
+    attempt = tmp_path / "attempt-1"
+    base.append(record, CodexNotify().heard(codex_turn("do it", "Which one?"), attempt))
+    hooks.typed(record, "hello")
+    assert hooks.read(record).last.fact == hooks.WORKING
+    base.append(record, CodexNotify().heard(codex_turn("hello", "Done."), attempt))
+    assert hooks.read(record).last.detail == "Done."
+
+
+@pytest.mark.parametrize("said,question", [
+    ("Which greeting should hello.txt hold, hello or hi?", True),
+    ("I can do that.\n\n**Should I also add a test?**", True),
+    ("Done: created hello.txt.", False),
+    ("Is it done? Yes, it is.", False),
+    ("", False),
+])
+def test_a_last_message_that_ends_on_a_question_is_one(said, question):
+    from taskorch.classify import question_in
+    assert bool(question_in(said)) is question

@@ -30,8 +30,8 @@ from test_heartbeat import beat_until
 
 sys.path.insert(0, str(ROOT / "tests" / "realagents"))
 from model_server import ModelServer, Script  # noqa: E402
+from sandbox import prepare_home  # noqa: E402
 
-KEY = "sk-scripted-0000000000000000000000000000000key7"  # every CLI sends it; the server ignores it
 PROFILES = ("codex-exec", "claude-p", "aider")
 ALL = ("codex", "codex-exec", "claude", "claude-p", "aider")
 AIDER_MODEL = "openai/gpt-4o"
@@ -54,37 +54,8 @@ def script(server: ModelServer, steps: list[dict]) -> None:
 def isolate(control, model: ModelServer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A private HOME and CODEX_HOME with each CLI's first-run state done, the model server's
     URL, quick retries and the real CLIs' PATH, all in control.env."""
-    home = tmp_path / "home"
-    codex_home = home / ".codex"
-    (home / ".claude").mkdir(parents=True)
-    codex_home.mkdir()
-    clone = str(control.workdir / "repo")
-    (home / ".gitconfig").write_text("[user]\n\tname = agent\n\temail = agent@agent.invalid\n")
-    (home / ".claude.json").write_text(json.dumps({
-        "hasCompletedOnboarding": True,
-        "customApiKeyResponses": {"approved": [KEY[-20:]], "rejected": []},
-        "projects": {clone: {"hasTrustDialogAccepted": True}}}))
-    (home / ".claude" / "settings.json").write_text(
-        json.dumps({"skipDangerousModePermissionPrompt": True}))
-    (codex_home / "config.toml").write_text(
-        'model = "scripted-model"\nmodel_provider = "scripted"\n'
-        "check_for_update_on_startup = false\n\n"
-        "[model_providers.scripted]\n"
-        f'name = "scripted"\nbase_url = "{model.url}/v1"\nwire_api = "responses"\n'
-        'env_key = "SCRIPTED_API_KEY"\nrequest_max_retries = 0\nstream_max_retries = 0\n\n'
-        f'[projects."{clone}"]\ntrust_level = "trusted"\n')
-    control.env.update(
-        HOME=str(home), CODEX_HOME=str(codex_home), XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        PATH=f"{real_agents_path()}{os.pathsep}{os.environ.get('PATH', '')}",
-        SCRIPTED_API_KEY=KEY,
-        ANTHROPIC_BASE_URL=model.url, ANTHROPIC_API_KEY=KEY, ANTHROPIC_AUTH_TOKEN="",
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1", CLAUDE_CODE_MAX_RETRIES="0",
-        OPENAI_API_KEY=KEY, OPENAI_API_BASE=f"{model.url}/v1",
-        AIDER_OPENAI_API_BASE=f"{model.url}/v1",
-        OPENAI_BASE_URL="", LITELLM_LOCAL_MODEL_COST_MAP="True")  # no fetch from GitHub
-    if os.geteuid() == 0:  # claude refuses --dangerously-skip-permissions as root without it
-        control.env["IS_SANDBOX"] = "1"
+    control.env.update(prepare_home(tmp_path / "home", str(control.workdir / "repo"), model.url))
+    control.env["PATH"] = f"{real_agents_path()}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 def start(control, remote: Path, model: ModelServer, tmp_path: Path,  # type: ignore[no-untyped-def]

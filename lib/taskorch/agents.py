@@ -133,8 +133,11 @@ BUILTIN: dict[str, AgentProfile] = {
             # Every dialog of 2.1.332 ends in a footer: `Enter to confirm · Esc to cancel` (trust,
             # bypass warning, API key), `Enter to select · ↑/↓ to navigate · Esc to cancel`
             # (AskUserQuestion).
-            waiting=(r"Enter to (confirm|select)\b", r"↑/↓ to navigate",
-                     r"Do you trust the files in this folder",
+            # The dialog's own question first, so the reason names it, not the footer:
+            # 2.1.332's trust dialog asks `Is this a project you created or one you trust?`.
+            waiting=(r"Is this a project you created or one you trust\?",
+                     r"Yes, I trust this folder", r"Do you trust the files in this folder",
+                     r"Enter to (confirm|select)\b", r"↑/↓ to navigate",
                      r"Do you want to (proceed|make this edit|create)",
                      r"Select login method:"),
             # The `❯` input box is always on screen: only a finished turn (`✻ Cogitated for 1s ·

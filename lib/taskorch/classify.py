@@ -51,6 +51,7 @@ class Observation:
     idle_seconds: float   # since the last real progress (or the last nudge)
     alive: bool = False   # no session seen, but the agent's processes still run (runner.alive)
     heard: bool = False   # `says` is the agent's own hook's word, not a guess from its screen
+    said: str = ""        # the agent's last message, from its events or its hook
 
 
 @dataclass(frozen=True)
@@ -86,14 +87,23 @@ def reading(profile: AgentProfile, text: str) -> str:
     return f"error:{error}" if error else "idle"
 
 
-def overruled(heard: Heard | None, says: str) -> str:
+def question_in(said: str) -> str | None:
+    """The agent's last message when it ends on a question: a turn that did nothing and asks
+    something waits for a person, whether a dialog or prose asked it."""
+    lines = [line.strip().rstrip("*_`\"' ").strip() for line in said.splitlines() if line.strip()]
+    return bounded(said) if lines and lines[-1].endswith("?") else None
+
+
+def overruled(heard: Heard | None, says: str, asks: bool = False) -> str:
     """What the screen's reading becomes once the agent's own hook has spoken (hooks/): the
-    last hook event is a fact, the screen a guess. A dialog at the bottom of the screen still
-    counts as a question, since its text is what an allow-listed answer matches."""
-    if heard is None or says.startswith("waiting:"):
+    last hook event is a fact, the screen a guess. A question the hook names is read in its
+    words; a dialog at the bottom of the screen it did not name (a first-run dialog) still
+    counts as a question, unless the hooks report every question (`asks`): then a question
+    on screen they did not report is the transcript's echo of one answered."""
+    if heard is not None and heard.fact == hooks.ASKING:
+        return f"waiting:{heard.detail}"  # its words, not the dialog's footer on screen
+    if heard is None or (says.startswith("waiting:") and not asks):
         return says
-    if heard.fact == hooks.ASKING:
-        return f"waiting:{heard.detail}"
     if heard.fact == hooks.FAILED:
         return f"error:{heard.detail}"
     if heard.fact == hooks.FINISHED:

@@ -11,7 +11,7 @@ import json
 import random
 import time
 
-from taskorch import excerpt, launch, prompts, seen
+from taskorch import excerpt, hooks, launch, prompts, seen
 from taskorch.agents import AgentProfile, Answer
 from taskorch.classify import Exit
 from taskorch.layout import write_atomic
@@ -115,6 +115,7 @@ def nudge(project: Project, task: Task, row: TaskRow, idle_seconds: float) -> st
     context = {**launch.prompt_context(project, task, row.branch or "", row.attempts),
                "stalled_minutes": minutes}
     text = prompts.render(project.manifest.root / "prompts", "nudge.md.j2", context).strip()
+    heard_typing(project, task, row, text)
     project.runner.send(row.session, text)
     project.runner.press(row.session, ("Enter",))
     project.store.update({task.id: {"nudged_at": now()}})
@@ -122,8 +123,15 @@ def nudge(project: Project, task: Task, row: TaskRow, idle_seconds: float) -> st
     return f"{task.id}: nudged after {minutes} min without progress"
 
 
+def heard_typing(project: Project, task: Task, row: TaskRow, text: str) -> None:
+    """Tell the attempt's hook record that we type into the agent (hooks.typed)."""
+    if project.manifest.profile(task).hooks:
+        hooks.typed(project.layout.hooks_file(task.id, row.attempts), text)
+
+
 def answer(project: Project, task: Task, row: TaskRow, reply: Answer, question: str,
            fingerprint: str | None) -> str:
+    heard_typing(project, task, row, reply.send)
     if reply.send:
         project.runner.send(row.session, reply.send)
     project.runner.press(row.session, reply.keys)

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from taskorch import (budget, cleanup, cloneconfig, heal, hooks, lock, schedule, screen, seen,
-                      signals, verifyjob)
-from taskorch.classify import Exit, Observation, Verdict, classify, last_words, overruled, reading
+from taskorch import (budget, cleanup, cloneconfig, excerpt, heal, hooks, lock, schedule, screen,
+                      seen, signals, verifyjob)
+from taskorch.classify import (Exit, Observation, Verdict, classify, last_words, overruled,
+                               question_in, reading)
 from taskorch.deliver import deliver, push_early
 from taskorch.git import GitError, branch_head
 from taskorch.launch import LAUNCH_ERRORS, LaunchError, launch
@@ -222,8 +223,11 @@ def look_at(project: Project, task: Task, row: TaskRow, pane: Pane | None, text:
         fields["says"] = says
     # Stored is the screen's own reading; the hook's word is applied afresh each tick, so a
     # question answered (a hook saying work goes on) is not kept as the screen's.
-    obs = Observation(pane=pane, exit=ended, says=overruled(record.last, says),
+    finished = record.last if record.last and record.last.fact == hooks.FINISHED else None
+    asks = bool(profile.hooks) and hooks.HOOKS[profile.hooks].asks
+    obs = Observation(pane=pane, exit=ended, says=overruled(record.last, says, asks),
                       steady=steady, heard=record.last is not None,
+                      said=(ended.said if ended else None) or (finished.detail if finished else ""),
                       idle_seconds=at - max(last, nudged or 0),
                       alive=(pane is None and ended is None and bool(row.session)
                              and project.runner.alive(row.session)))
@@ -273,20 +277,30 @@ def exit_of(project: Project, row: TaskRow, pane: Pane | None) -> Exit | None:
     path = project.layout.exit_file(row.id, row.attempts)
     try:
         data = json.loads(path.read_text())
-        return Exit(int(data["code"]), data.get("signal"), *reported(project, row))
+        return Exit(int(data["code"]), data.get("signal"),
+                    *reported(project, row, int(data["code"])))
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         pass
     if pane is not None and pane.dead and (pane.exit_status is not None or pane.exit_signal):
-        return Exit(pane.exit_status if pane.exit_status is not None else 128 + pane.exit_signal,
-                    pane.exit_signal, *reported(project, row))
+        code = pane.exit_status if pane.exit_status is not None else 128 + pane.exit_signal
+        return Exit(code, pane.exit_signal, *reported(project, row, code))
     return None
 
 
-def reported(project: Project, row: TaskRow) -> tuple[str | None, str | None]:
+def reported(project: Project, row: TaskRow, code: int) -> tuple[str | None, str | None]:
     """The error and last message the attempt's own output reported, when its profile reads it
-    (`events`; the wrapper writes them before the exit file)."""
+    (`events`; the wrapper writes them before the exit file). For a profile that does not, and
+    a failed exit: the first line of its output's clean excerpt that one of the profile's
+    `error` patterns matches (Claude's refusal to run as root is said once, then it exits 1)."""
     said = signals.load(project.layout.signals_file(row.id, row.attempts))
-    return (said.error, said.last_message) if said else (None, None)
+    if said:
+        return said.error, said.last_message
+    profile = project.manifest.profile(project.manifest.task(row.id)) \
+        if row.id in project.task_ids else None
+    if code == 0 or profile is None or profile.events or not profile.error:
+        return None, None
+    return screen.find(profile.error, excerpt.of_attempt(project.layout, row.id,
+                                                         row.attempts)), None
 
 
 def act(project: Project, look: Look) -> list[str]:
@@ -320,27 +334,17 @@ def heal_one(project: Project, task: Task, row: TaskRow, verdict: Verdict, look:
             return []  # its verify job still runs, or was just started
         if result.ok:
             return [heal.complete(project, task, row, result)]
+        question = question_in(look.obs.said) if result.nothing else None
+        if question:  # it did nothing and asks: a person answers, not a retry of the same turn
+            return on_question(project, task, row, look, Verdict(
+                "waiting", f"waiting for input: {question}", question),
+                can_answer=verdict.kind == "idle")
         return [heal.fail(project, task, row, f"{verdict.reason}, but {result.reason}"
                           f"{last_words(look.obs.exit)}", look.obs.exit, result.output)]
     if verdict.kind in ("failed", "lost"):
         return [heal.fail(project, task, row, verdict.reason, look.obs.exit)]
     if verdict.kind == "waiting":
-        reply = next((a for a in project.manifest.profile(task).answers
-                      if re.search(a.match, verdict.question, re.IGNORECASE)), None)
-        if reply is None:
-            if row.status != "stuck" or row.reason != verdict.reason:
-                store.transition(task.id, "stuck", verdict.reason, event=Event.QUESTION)
-                return [f"{task.id}: stuck: {verdict.reason} (not on the agent's answer list)"]
-            return []
-        if row.answered == look.fingerprint:  # answered this very screen already
-            stall = project.manifest.stall_minutes * 60
-            if look.obs.idle_seconds < stall:
-                return []  # give the agent time
-            why_not = heal.not_nudgeable(project.manifest.profile(task), look.obs.says)
-            minutes = look.obs.idle_seconds / 60
-            return [heal.fail(project, task, row, f"no progress for {minutes:.1f} min after "
-                              f"answering {verdict.question!r}; not nudged: {why_not}")]
-        return [heal.answer(project, task, row, reply, verdict.question, look.fingerprint)]
+        return on_question(project, task, row, look, verdict, can_answer=True)
     if row.status == "stuck":
         store.transition(task.id, "running", "the question on its screen was answered",
                          event=Event.ANSWERED)
@@ -353,6 +357,30 @@ def heal_one(project: Project, task: Task, row: TaskRow, verdict: Verdict, look:
             return [heal.fail(project, task, row, f"{verdict.reason}; not nudged: {why_not}")]
         return [heal.nudge(project, task, row, look.obs.idle_seconds)]
     return []
+
+
+def on_question(project: Project, task: Task, row: TaskRow, look: Look, verdict: Verdict,
+                can_answer: bool) -> list[str]:
+    """Answer a question on the profile's allow-list (an agent still running only), else
+    leave the task stuck with the question as its reason."""
+    store = project.store
+    answers = project.manifest.profile(task).answers if can_answer else ()
+    reply = next((a for a in answers if re.search(a.match, verdict.question, re.IGNORECASE)),
+                 None)
+    if reply is None:
+        if row.status != "stuck" or row.reason != verdict.reason:
+            store.transition(task.id, "stuck", verdict.reason, event=Event.QUESTION)
+            return [f"{task.id}: stuck: {verdict.reason} (not on the agent's answer list)"]
+        return []
+    if row.answered == look.fingerprint:  # answered this very screen already
+        stall = project.manifest.stall_minutes * 60
+        if look.obs.idle_seconds < stall:
+            return []  # give the agent time
+        why_not = heal.not_nudgeable(project.manifest.profile(task), look.obs.says)
+        minutes = look.obs.idle_seconds / 60
+        return [heal.fail(project, task, row, f"no progress for {minutes:.1f} min after "
+                          f"answering {verdict.question!r}; not nudged: {why_not}")]
+    return [heal.answer(project, task, row, reply, verdict.question, look.fingerprint)]
 
 
 def verified(project: Project, task: Task, row: TaskRow) -> Result | None:

@@ -30,6 +30,7 @@ class Result:
     output: str = ""  # the tail of a failed verify command
     sha: str | None = None  # the verified commit: what delivery pushes and merges
     note: str = ""  # what a pass adds after the reason: the sha delivered, leftovers, losses
+    nothing: bool = False  # it failed because no work was done at all
 
 
 def passed(ready: Result, command: str | None) -> Result:
@@ -55,12 +56,12 @@ def prepare(task: Task, worktree: Path, branch: str, base_commit: str) -> Result
     if commits == 0:
         what = f"its branch lost its work: {lost_note}" if lost else \
             "it finished with no commits beyond its base, so nothing was done"
-        return Result(False, "; ".join(filter(None, [what, left.note()])))
+        return Result(False, "; ".join(filter(None, [what, left.note()])), nothing=not lost)
     bookkeeping = not_work(task, worktree, base_commit, sha)
     if bookkeeping:
         what = (f"its commits beyond its base only change {bookkeeping}, which is not work, so "
                 f"nothing was done")
-        return Result(False, "; ".join(filter(None, [what, left.note()])))
+        return Result(False, "; ".join(filter(None, [what, left.note()])), nothing=True)
     return Result(True, f"verified: {commits} commit(s) beyond its base", sha=sha,
                   note="; ".join(filter(None, [f"delivering {sha[:8]}", left.note(), lost_note,
                                                outside_note(task, worktree, base_commit, sha)])))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from taskorch.hooks import base
 from taskorch.hooks.base import (ASKING, FACTS, FAILED, FINISHED, WORKING, AgentHooks, Heard,
-                                 Record, read)
+                                 Record, read, typed)
 from taskorch.hooks.claude_code import ClaudeCode
 from taskorch.hooks.codex_notify import CodexNotify
 
@@ -26,4 +26,4 @@ def arguments(name: str, record: Path, beat: Path | None, env: dict[str, str]) -
 
 
 __all__ = ["ASKING", "FACTS", "FAILED", "FINISHED", "HOOKS", "WORKING", "AgentHooks", "Heard",
-           "Record", "arguments", "read"]
+           "Record", "arguments", "read", "typed"]

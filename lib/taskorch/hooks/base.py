@@ -45,6 +45,7 @@ class AgentHooks(Protocol):
     `hooks:` name to an instance."""
 
     name: str
+    asks: bool  # its hooks report every question the agent puts: the screen's are echoes
 
     def arguments(self, receiver: list[str], attempt_files: Path,
                   env: dict[str, str]) -> list[str]:
@@ -57,6 +58,25 @@ class AgentHooks(Protocol):
         """What one event's payload says about attempt `attempt_files` (its prompt is
         `<attempt_files>.prompt.md`); None for events that say nothing taskorch uses."""
         ...
+
+
+INPUT = "taskorch-input"  # the record's name for text taskorch typed into the agent
+
+
+def typed(record: Path, text: str) -> None:
+    """Note, before it is sent, that taskorch types into the agent (a nudge, an answer): it
+    starts a new turn, so a finished turn before it is history, and the agent's hook for that
+    new turn names this text as its input (codex's notify)."""
+    append(record, Heard(WORKING, INPUT, text, progress=False, at=now(), prompt=True))
+
+
+def inputs(record: Path) -> list[str]:
+    """Every text taskorch typed into this attempt's agent, oldest first."""
+    try:
+        lines = record.read_bytes().splitlines()
+    except OSError:
+        return []
+    return [h.detail for line in lines if (h := parse(line)) and h.event == INPUT and h.detail]
 
 
 def attempt_files(record: Path) -> Path:

@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from taskorch.hooks.base import FINISHED, Heard, now
+from taskorch.hooks.base import FINISHED, Heard, inputs, now
 
 # What the receiver's `--then` runs: the user's own notify program.
 THEN = "--then"
@@ -22,6 +22,7 @@ THEN = "--then"
 
 class CodexNotify:
     name = "codex-notify"
+    asks = False  # notify names finished turns only; dialogs are read from the screen
 
     def arguments(self, receiver: list[str], attempt_files: Path,
                   env: dict[str, str]) -> list[str]:
@@ -42,14 +43,18 @@ class CodexNotify:
 
 
 def ours(payload: dict[str, Any], attempt_files: Path) -> bool:
+    """The turn took the attempt's prompt, or text taskorch typed in later (an answer, a
+    nudge), as its input."""
     try:
         prompt = attempt_files.with_name(attempt_files.name + ".prompt.md").read_text(
-            encoding="utf-8").strip()
+            encoding="utf-8")
     except OSError:
-        return False
+        prompt = ""
+    ours = {t.strip() for t in (prompt, *inputs(attempt_files.with_name(
+        attempt_files.name + ".hooks.jsonl"))) if t.strip()}
     messages = payload.get("input-messages")
     return isinstance(messages, list) and any(
-        isinstance(m, str) and m.strip() == prompt for m in messages)
+        isinstance(m, str) and m.strip() in ours for m in messages)
 
 
 def users_notify(env: dict[str, str]) -> list[str] | None:
