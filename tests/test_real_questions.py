@@ -28,9 +28,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
+from conftest import manifest, wait_for
 from test_heartbeat import journal
-from test_real_agents import EDIT, model, reasons, remote_has_hello, start  # noqa: F401
+from test_real_agents import (EDIT, isolate, model, reasons, remote_has_hello,  # noqa: F401
+                              script, start)
 
 QUESTION = "Which greeting should hello.txt hold, hello or hi?"
 WORDS = "Which greeting should hello.txt hold"
@@ -217,20 +218,19 @@ REFUSAL = "cannot be used with root/sudo privileges"
                                               "only as root; this test runs as a normal user")
 def test_claude_as_root_without_is_sandbox_names_the_refusal(control, remote, model, tmp_path,
                                                              monkeypatch):
+    """claude refuses --dangerously-skip-permissions as root unless IS_SANDBOX=1, and would
+    refuse every attempt alike: launch says so in one line and spends no attempt."""
     monkeypatch.delenv("IS_SANDBOX", raising=False)  # this machine's own environment sets it
-
-    def no_sandbox(control) -> None:  # type: ignore[no-untyped-def]
-        control.env.pop("IS_SANDBOX", None)
-
-    start(control, remote, model, tmp_path, "claude", EDIT, prepare=no_sandbox, max_attempts=2)
-    status = beat_until(control, lambda s: s["a"]["status"] == "stuck" or (
-        s["a"]["status"] == "error" and "gave up" in s["a"]["reason"]),
-        timeout=60, what="claude's refusal to end the task")
-    a = status["a"]
-    errors = reasons(control, "error")
-    assert REFUSAL in a["reason"], (a, errors)
-    # Every attempt spent on it says why: none is burnt on a bare "exited 1".
-    assert all(REFUSAL in reason for reason in errors), errors
+    isolate(control, model, tmp_path)
+    control.env.pop("IS_SANDBOX", None)
+    script(model, EDIT)
+    control.write(manifest([[{"id": "a", "title": "Add hello.txt", "files": ["hello.txt"]}]],
+                           repo=str(remote), agent="claude"))
+    result = control.doit("launch", check=False)
+    assert result.returncode != 0
+    assert "refuses --dangerously-skip-permissions as root unless IS_SANDBOX=1" in result.stderr
+    status = control.status()["a"]
+    assert (status["status"], status["attempts"]) == ("pending", 0)
     assert not any(r.get("steps") for r in model.requests())
     doctor = control.doit("doctor", check=False)
     assert "IS_SANDBOX" in doctor.stdout + doctor.stderr

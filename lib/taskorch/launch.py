@@ -63,9 +63,9 @@ def launch(project: Project, task_id: str) -> Outcome:
         if row.reason != waits:
             project.store.update({task_id: {"reason": waits}})
         return Outcome(task_id, False, f"{task_id} {waits}")
-    missing = doctor.missing_program(project.manifest.profile(project.manifest.task(task_id)))
-    if missing:  # before anything is made or an attempt counted: a PATH lookup, no more
-        raise LaunchError(f"{task_id}: {missing}")
+    refused = doctor.cannot_start(project.manifest.profile(project.manifest.task(task_id)))
+    if refused:  # before anything is made or an attempt counted: a PATH lookup, no more
+        raise LaunchError(f"{task_id}: {refused}")
     try:
         return start(project, project.manifest.task(task_id), row.attempts + 1)
     except LaunchError:

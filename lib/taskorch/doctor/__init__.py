@@ -124,6 +124,26 @@ def missing_program(profile: AgentProfile, extends: str | None = None) -> str | 
             f"{install_fix(profile, extends)}")
 
 
+def cannot_start(profile: AgentProfile, extends: str | None = None) -> str | None:
+    """The one-line reason an agent would fail before doing anything, every attempt alike:
+    its program is missing, or it refuses to run here. Cheap: `doit launch` asks it before
+    an attempt is spent."""
+    return missing_program(profile, extends) or root_refusal(profile, extends)
+
+
+def root_refusal(profile: AgentProfile, extends: str | None = None) -> str | None:
+    """Claude Code 2.1.332 exits 1 at once when run as root with --dangerously-skip-permissions,
+    unless IS_SANDBOX is exactly "1" (or it runs in its bubblewrap sandbox)."""
+    env = agent_env(profile)
+    if kind(profile, extends) != "claude" or "--dangerously-skip-permissions" not in \
+            profile.command or os.geteuid() != 0 or env.get("IS_SANDBOX") == "1" or \
+            env.get("CLAUDE_CODE_BUBBLEWRAP"):
+        return None
+    return (f"profile {profile.name}: claude refuses --dangerously-skip-permissions as root "
+            f"unless IS_SANDBOX=1; in a sandbox or container, export IS_SANDBOX=1 or give the "
+            f"profile env IS_SANDBOX: \"1\", otherwise run doit as a normal user")
+
+
 def install_fix(profile: AgentProfile, extends: str | None = None) -> str:
     name = kind(profile, extends)
     how = f"install it ({INSTALL[name]})" if name else "install it"
