@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import AGENTS, agent_profile
+from conftest import AGENTS, DONE, agent_profile, wait_for
 from test_heartbeat import beat_until, journal, one_task
 
 
@@ -70,3 +70,21 @@ def test_an_answered_dialog_that_stays_is_restarted_not_nudged(control, tmp_path
     assert "not nudged: a dialog is on its screen" in first
     assert not any(r.startswith("nudged after") for _, r in journal(control, "a"))
     assert b"no progress on" not in record.read_bytes()
+
+
+def test_a_question_its_hook_names_is_answered_only_once_it_shows(control, tmp_path):
+    """Claude's hook names an AskUserQuestion a few tenths of a second before the dialog is
+    drawn; an allow-listed answer pressed then lands in the input box instead."""
+    record = tmp_path / "typed"
+    record.touch()
+    agent = {"extends": "claude", "command": [sys.executable, str(AGENTS / "hooked_dialog.py"),
+                                              str(record), "4", "{hook_args}"],
+             "answers": [{"match": "Formal or informal", "keys": ["Enter"]}]}
+    one_task(control, agent, stall_minutes=5)
+    hooks_file = control.workdir / "runs" / "a" / "attempt-1.hooks.jsonl"
+    wait_for(lambda: hooks_file.exists() and "asking" in hooks_file.read_text(), timeout=20,
+             what="the hook to name the question")
+    status = beat_until(control, lambda s: s["a"]["status"] in DONE, timeout=60)
+    assert "early:" not in record.read_text(), record.read_text()
+    assert "answered" in record.read_text()
+    assert status["a"]["attempts"] == 1

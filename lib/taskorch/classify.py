@@ -52,6 +52,7 @@ class Observation:
     alive: bool = False   # no session seen, but the agent's processes still run (runner.alive)
     heard: bool = False   # `says` is the agent's own hook's word, not a guess from its screen
     said: str = ""        # the agent's last message, from its events or its hook
+    on_screen: bool = True  # a question its hook named shows on the screen: keys reach it
 
 
 @dataclass(frozen=True)

@@ -228,6 +228,8 @@ def look_at(project: Project, task: Task, row: TaskRow, pane: Pane | None, text:
     obs = Observation(pane=pane, exit=ended, says=overruled(record.last, says, asks),
                       steady=steady, heard=record.last is not None,
                       said=(ended.said if ended else None) or (finished.detail if finished else ""),
+                      on_screen=says.startswith("waiting:") or not (
+                          record.last and record.last.fact == hooks.ASKING),
                       idle_seconds=at - max(last, nudged or 0),
                       alive=(pane is None and ended is None and bool(row.session)
                              and project.runner.alive(row.session)))
@@ -380,6 +382,10 @@ def on_question(project: Project, task: Task, row: TaskRow, look: Look, verdict:
         minutes = look.obs.idle_seconds / 60
         return [heal.fail(project, task, row, f"no progress for {minutes:.1f} min after "
                           f"answering {verdict.question!r}; not nudged: {why_not}")]
+    if not look.obs.on_screen:
+        # The hook named the question before the dialog was drawn: keys now would land in the
+        # input box. Its next event (Claude's permission notification) or tick answers it.
+        return [f"{task.id}: {verdict.question!r} is on the answer list; answered once it shows"]
     return [heal.answer(project, task, row, reply, verdict.question, look.fingerprint)]
 
 
