@@ -16,6 +16,7 @@ TUI = agents.AgentProfile(name="t", command=("x", "y"), interactive=True, idle=(
 @pytest.mark.parametrize("a,b", [
     ("⠋ Working (12s • esc to interrupt)", "⠙ Working (13s • esc to interrupt)"),
     ("✻ Thinking… (4s · ↓ 1.2k tokens)", "✽ Thinking… (59s · ↓ 3.4k tokens)"),
+    ("✶ Gesticulating…\n❯", "✽ Gesticulating… (16s)\n❯"),  # Claude: the timer appears at 16 s
     ("Waiting for gpt-4o [─≡──────]", "Waiting for gpt-4o [────≡───]"),
     ("\x1b[32mbuilding\x1b[0m 10:42:07", "building 10:42:09"),
     ("• Working (1m 04s • esc to interrupt)", "• Working (11m 58s • esc to interrupt)"),

@@ -167,8 +167,12 @@ BUILTIN: dict[str, AgentProfile] = {
             name="aider",
             # --no-gitignore: a .gitignore edit is not the task's work. --no-analytics is for
             # this run only (--analytics-disable would change the user's aider config for good).
+            # --no-detect-urls: with --yes-always, a URL in a retry prompt's excerpt was
+            # "added to the chat", which ran `playwright install --with-deps` (apt-get, as root).
+            # --no-show-release-notes: --yes-always would open them on a version's first run.
             command=("aider", "--yes-always", "--no-show-model-warnings", "--no-check-update",
-                     "--no-analytics", "--no-gitignore", "--no-pretty", MODEL_ARGS,
+                     "--no-analytics", "--no-gitignore", "--no-pretty", "--no-detect-urls",
+                     "--no-show-release-notes", MODEL_ARGS,
                      "--message-file", "{prompt_file}"),
             model_args=("--model", "{model}"),
             events="aider-text",

@@ -199,8 +199,11 @@ def look_at(project: Project, task: Task, row: TaskRow, pane: Pane | None, text:
             seen.keep(project.layout.clone, task.id, head)
         except GitError:
             pass  # the next new head is kept; observing must go on
+    wiring = hooks.HOOKS[profile.hooks] if profile.hooks else None
     if profile.events:
         moved = events_since(project, row, profile.events, epoch(row.last_progress))
+    elif wiring and wiring.works:
+        moved = False  # its hooks report each step; its screen redraws when hung too
     else:
         moved = fingerprint != row.screen and not row.nudged_at
     record = hooks.read(project.layout.hooks_file(row.id, row.attempts)) if profile.hooks \
@@ -224,7 +227,7 @@ def look_at(project: Project, task: Task, row: TaskRow, pane: Pane | None, text:
     # Stored is the screen's own reading; the hook's word is applied afresh each tick, so a
     # question answered (a hook saying work goes on) is not kept as the screen's.
     finished = record.last if record.last and record.last.fact == hooks.FINISHED else None
-    asks = bool(profile.hooks) and hooks.HOOKS[profile.hooks].asks
+    asks = bool(wiring and wiring.asks)
     obs = Observation(pane=pane, exit=ended, says=overruled(record.last, says, asks),
                       steady=steady, heard=record.last is not None,
                       said=(ended.said if ended else None) or (finished.detail if finished else ""),

@@ -75,7 +75,9 @@ def bottom(screen: str, lines: int = PROMPT_LINES) -> str:
 def fingerprint(screen: str) -> str:
     """Equal for two screens that differ only by spinners, timers and counters."""
     still = MOVING.sub("", SPINNER.sub("", clean(screen)))
-    return hashlib.sha1(re.sub(r"[ \t]+", " ", still).encode()).hexdigest()[:16]
+    # blanks at a line's end: `✽ Thinking… (16s)` less its timer is `Thinking… ` (Claude 2.1.332)
+    return hashlib.sha1(re.sub(r"[ \t]+(?=\n|$)", "", re.sub(r"[ \t]+", " ", still))
+                        .encode()).hexdigest()[:16]
 
 
 def tail(screen: str, lines: int = 15) -> str:

@@ -46,6 +46,7 @@ class AgentHooks(Protocol):
 
     name: str
     asks: bool  # its hooks report every question the agent puts: the screen's are echoes
+    works: bool  # its hooks report every tool call: a changed screen is not progress then
 
     def arguments(self, receiver: list[str], attempt_files: Path,
                   env: dict[str, str]) -> list[str]:

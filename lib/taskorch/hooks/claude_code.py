@@ -30,6 +30,7 @@ ASKS = ("permission_prompt", "elicitation_dialog", "elicitation_url_dialog", "ag
 class ClaudeCode:
     name = "claude-code"
     asks = True  # AskUserQuestion, PermissionRequest, Notification(permission_prompt)
+    works = True  # PreToolUse, PostToolUse: its banner and footer redraw for 20 s when hung
 
     def arguments(self, receiver: list[str], attempt_files: Path,
                   env: dict[str, str]) -> list[str]:

@@ -23,6 +23,7 @@ THEN = "--then"
 class CodexNotify:
     name = "codex-notify"
     asks = False  # notify names finished turns only; dialogs are read from the screen
+    works = False  # nor its tool calls: its screen's output is the progress
 
     def arguments(self, receiver: list[str], attempt_files: Path,
                   env: dict[str, str]) -> list[str]:
