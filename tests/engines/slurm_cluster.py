@@ -35,7 +35,9 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+import pytest
 
 CLIENTS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "sinfo", "srun")
 HOSTNAME = "taskorch-slurm"
@@ -356,3 +358,23 @@ PartitionName={self.partition} Nodes=ALL Default=YES MaxTime=INFINITE State=UP
             time.sleep(0.02)
         raise RuntimeError(f"Slurm test cluster not ready after {self.start_timeout}s "
                            f"(node state {state!r})\n{self.logs()}")
+
+
+# The fixture lives here, not in a tests/engines/conftest.py: a second `conftest` module would
+# shadow tests/conftest.py for every `from conftest import ...` in the suite. Import it with
+# `from slurm_cluster import slurm_cluster`.
+@pytest.fixture
+def slurm_cluster(tmp_path: Path) -> Iterator[SlurmCluster]:
+    """A started one-node Slurm cluster; stopped, with no process left, whatever the test did."""
+    why = installed()
+    if why:
+        pytest.skip(f"Slurm test cluster: {why}")
+    cluster = SlurmCluster(tmp_path / "slurm").start()
+    try:
+        yield cluster
+    finally:
+        survivors = cluster.stop()
+        print(cluster.logs())  # shown by pytest when the test failed
+        print(f"slurm cluster: start {cluster.timings['start']:.2f}s, "
+              f"stop {cluster.timings['stop']:.3f}s")
+    assert not survivors, f"processes outlived the Slurm test cluster: {survivors}"

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from slurm_cluster import slurm_cluster  # noqa: F401 (the fixture)
+
 pytestmark = pytest.mark.slurm
 
 
