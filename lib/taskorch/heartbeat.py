@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from taskorch import (budget, cleanup, cloneconfig, excerpt, heal, hooks, lock, schedule, screen,
-                      seen, signals, verifyjob)
+from taskorch import (budget, cleanup, cloneconfig, excerpt, heal, hooks, lock, results, schedule,
+                      screen, seen, signals, verifyjob)
 from taskorch.classify import (Exit, Observation, Verdict, classify, last_words, overruled,
                                question_in, reading)
 from taskorch.deliver import deliver, push_early
@@ -25,6 +25,7 @@ from taskorch.git import GitError, branch_head
 from taskorch.launch import LAUNCH_ERRORS, LaunchError, launch
 from taskorch.manifest import Task
 from taskorch.project import Project, tally
+from taskorch.runners import is_remote
 from taskorch.runners.base import Pane, RunnerError
 from taskorch.layout import write_atomic
 from taskorch.lifecycle import Event
@@ -159,6 +160,8 @@ def observe(project: Project, watched: list[Task], rows: dict[str, TaskRow],
         panes = snapshot(project, lines)
     if panes is None:
         return []  # a runner that cannot be asked says nothing about any agent: act on none
+    if is_remote(project.runner):  # ended jobs' work and exit, as a local exit leaves them
+        lines += guarded("results", results.collect, project, watched, rows, panes)
     moved = [row.session for row in (rows[t.id] for t in watched)
              if (pane := panes.get(row.session or "")) and not pane.dead
              and (pane.activity != row.activity or row.screen is None)]

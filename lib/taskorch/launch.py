@@ -20,6 +20,7 @@ from taskorch.layout import write_atomic
 from taskorch.lifecycle import Event
 from taskorch.manifest import Task
 from taskorch.project import NOT_STARTED, Project
+from taskorch.runners import is_remote, ship
 from taskorch.state import now
 
 # What a launch can meet besides taskorch's own errors: a file system refusing (OSError) and text
@@ -133,8 +134,10 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
         raise LaunchError(f"{task.id}: its agent still runs, but the runner cannot see its session")
     if pane is None or pane.dead:
         budget.record_launch(project, profile.name)
-        project.runner.start(session, [sys.executable, "-m", "taskorch.wrapper", str(spec_file)],
-                             worktree, layout.log(task.id))
+        argv = remote_job(project, task, attempt, spec, branch, worktree) \
+            if is_remote(project.runner) else \
+            [sys.executable, "-m", "taskorch.wrapper", str(spec_file)]
+        project.runner.start(session, argv, worktree, layout.log(task.id))
         how = f"launched attempt {attempt} with agent {profile.name}"
     else:
         how = f"adopted its live session (attempt {attempt}, agent {profile.name})"
@@ -146,6 +149,20 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
                              head=git.branch_head(layout.clone, branch), screen=None,
                              activity=None, nudged_at=None, retry_at=None, answered=None)
     return Outcome(task.id, True, f"{task.id}: {how} in session {session}, branch {branch}")
+
+
+def remote_job(project: Project, task: Task, attempt: int, spec: dict[str, Any], branch: str,
+               worktree: Path) -> list[str]:
+    """Publish the attempt as a job (runners/ship.py) and return the command a worker runs: it
+    starts where the local branch is (a stacked start or an earlier attempt's work included)."""
+    clone = project.layout.clone
+    job = {"repo": git.run("remote", "get-url", "origin", cwd=clone), "task_id": task.id,
+           "branch": branch, "start": ship.start_ref(task.id, attempt),
+           "start_commit": git.run("rev-parse", "HEAD", cwd=worktree),
+           "ref": ship.result_ref(task.id, attempt), "files": list(task.files),
+           "argv": spec["argv"], "stdin": spec["stdin"], "env": spec["env"],
+           "prompt": Path(spec["prompt_file"]).read_text(encoding="utf-8")}
+    return ship.command(job["repo"], ship.publish(clone, task.id, attempt, job))
 
 
 def stack_point(project: Project, task: Task) -> str:

@@ -89,6 +89,7 @@ class Manifest:
     max_parallel: int = _TOP["max_parallel"]
     same_file: str = _TOP["same_file"]
     socket: str | None = _TOP["socket"]
+    runner: Any = _TOP["runner"]  # `tmux`, `slurm` or {kind, ...}: runner_options() reads it
     created: str | None = _TOP["created"]
     stall_minutes: float = _TOP["stall_minutes"]
     max_attempts: int = _TOP["max_attempts"]
@@ -127,6 +128,10 @@ class Manifest:
 
     def model_for(self, task: Task) -> str | None:
         return task.model or self.model
+
+    def runner_options(self) -> dict[str, Any]:
+        """The runner as a mapping: {kind: slurm, ...}; `tmux` is {kind: tmux}."""
+        return {"kind": self.runner} if isinstance(self.runner, str) else dict(self.runner)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,6 +358,25 @@ def _check_agents(source: Source, data: dict[str, Any], phases: list[Phase],
     for task in (t for phase in phases for t in phase.tasks):
         if task.agent:
             check(task.source_path + ("agent",), task.agent)
+    _check_remote(source, data, phases, profiles)
+
+
+def _check_remote(source: Source, data: dict[str, Any], phases: list[Phase],
+                  profiles: dict[str, agent_profiles.AgentProfile]) -> None:
+    """A remote runner's job has no terminal: an interactive agent would wait there for ever."""
+    runner = data.get("runner", "tmux")
+    kind = runner.get("kind") if isinstance(runner, dict) else runner
+    if kind in (None, "tmux"):
+        return
+    uses = [(("agent",), data.get("agent", DEFAULT_AGENT))] + [
+        (t.source_path + ("agent",), t.agent) for phase in phases for t in phase.tasks if t.agent]
+    for path, name in uses:
+        profile = profiles.get(name) or agent_profiles.BUILTIN.get(name)
+        if profile is not None and profile.interactive:
+            source.error(path, f"agent '{name}' is interactive, and runner: {kind} runs only "
+                         "non-interactive profiles (codex-exec, claude-p, aider, or your own); "
+                         "pick one of those")
+            return
 
 
 def _check_prompts(source: Source, root: Path, phases: list[Phase]) -> None:

@@ -181,6 +181,30 @@ def is_budget(value: Any) -> str | None:
     return None
 
 
+RUNNER_KEYS = {"tmux": ("kind",), "slurm": ("kind", "partition", "sbatch")}
+
+
+def is_runner(value: Any) -> str | None:
+    """`tmux`, `slurm`, or a mapping with `kind:` and that kind's keys (runners/)."""
+    kinds = ", ".join(RUNNER_KEYS)
+    if isinstance(value, str):
+        return None if value in RUNNER_KEYS else f"must be one of {kinds}, not {value!r}"
+    if not isinstance(value, dict):
+        return f"must be one of {kinds}, or a mapping such as {{kind: slurm}}, not {_kind(value)}"
+    kind = value.get("kind")
+    if kind not in RUNNER_KEYS:
+        return f"needs kind: one of {kinds}" + (f", not {kind!r}" if kind is not None else "")
+    unknown = sorted(set(value) - set(RUNNER_KEYS[kind]))
+    if unknown:
+        return (f"has unknown key '{unknown[0]}' for kind {kind}; use "
+                f"{', '.join(RUNNER_KEYS[kind])}")
+    if "partition" in value and is_name(value["partition"]):
+        return f"partition {is_name(value['partition'])}"
+    if "sbatch" in value and is_str_list(value["sbatch"]):
+        return f"sbatch {is_str_list(value['sbatch'])}"
+    return None
+
+
 def is_mapping(value: Any) -> str | None:
     return None if isinstance(value, dict) else f"must be a mapping, not {_kind(value)}"
 
@@ -232,6 +256,14 @@ BUDGET = Kind(is_budget, _const({"type": "object", "minProperties": 1,
                                      "^usd$": {"type": "number", "exclusiveMinimum": 0},
                                      "^tokens$": {"type": "integer", "minimum": 1}}}),
               "{usd, tokens}")
+# Like BUDGET, patternProperties: a value, not a level of its own.
+RUNNER = Kind(is_runner, _const({"oneOf": [
+    {"enum": ["tmux", "slurm"]},
+    {"type": "object", "required": ["kind"],
+     "propertyNames": {"enum": ["kind", "partition", "sbatch"]}, "patternProperties": {
+         "^kind$": {"enum": ["tmux", "slurm"]}, "^partition$": {"type": "string"},
+         "^sbatch$": {"type": "array", "items": {"type": "string"}}}}]}),
+    "`tmux`, `slurm` or {kind, ...}")
 ANSWERS = Kind(is_answer_list, _const({"type": "array", "items": {"$ref": "#/$defs/answer"}}),
                "list of answers")
 
@@ -345,6 +377,10 @@ TOP = _level(
     _top("model", OPT_NAME, "the model passed to agents whose profile takes one"),
     _top("modelTier", OPT_STRING, "the skill's model tier (kept, not used)", attr="model_tier"),
     _top("socket", OPT_NAME, "a tmux socket path, instead of a private server per project"),
+    _top("runner", RUNNER, "where agents run: `tmux` on this machine, or `slurm` (or {kind: "
+         "slurm, partition: P, sbatch: [extra sbatch arguments]}): each attempt a Slurm batch "
+         "job that clones the repository, runs the agent and pushes its work to the "
+         "attempt's own ref; only non-interactive agent profiles", default="tmux"),
     _top("base", NAME, "the branch worktrees start from and work is merged into", default="main"),
     _top("agent", TEXT, "the agent profile tasks use: a built-in (codex, codex-exec, claude, "
          "claude-p, aider, demo) or one under agents", default="codex"),

@@ -1,7 +1,7 @@
 """Places agents run. Each backend implements `runners.base.Runner`; `runner_for` picks one.
 
 A registry in the manner of pre-commit's all_languages: a name, and a factory that builds the
-backend from the manifest and the work directory. Only tmux today.
+backend from the manifest and the work directory: tmux here, Slurm batch jobs elsewhere.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from taskorch.runners.base import Runner, project_key
+from taskorch.runners.base import Runner, project_key, session_prefix
 
 if TYPE_CHECKING:
     from taskorch.layout import Layout
@@ -24,10 +24,23 @@ def _tmux(manifest: "Manifest", layout: "Layout", on_exit: Path | None) -> Runne
                       manifest.socket, on_exit=on_exit, key=key, runs=layout.run_dir)
 
 
-RUNNERS: dict[str, Callable[["Manifest", "Layout", Path | None], Runner]] = {"tmux": _tmux}
+def _slurm(manifest: "Manifest", layout: "Layout", on_exit: Path | None) -> Runner:
+    from taskorch.runners.slurm import SlurmRunner
+    key, options = project_key(layout.root), manifest.runner_options()
+    prefix = session_prefix(key)
+    return SlurmRunner(key, lambda session: layout.log(session[len(prefix):]),
+                       options.get("partition"), tuple(options.get("sbatch", ())))
 
 
-def runner_for(manifest: "Manifest", layout: "Layout", on_exit: Path | None = None,
-               kind: str = "tmux") -> Runner:
-    """The runner for this project; `on_exit` is a script to run whenever an agent exits."""
-    return RUNNERS[kind](manifest, layout, on_exit)
+RUNNERS: dict[str, Callable[["Manifest", "Layout", Path | None], Runner]] = {
+    "tmux": _tmux, "slurm": _slurm}
+
+
+def runner_for(manifest: "Manifest", layout: "Layout", on_exit: Path | None = None) -> Runner:
+    """The runner the manifest names; `on_exit` is a script to run whenever an agent exits."""
+    return RUNNERS[manifest.runner_options()["kind"]](manifest, layout, on_exit)
+
+
+def is_remote(runner: Runner) -> bool:
+    """Agents run elsewhere, and their work comes back through each attempt's ref (ship.py)."""
+    return bool(getattr(runner, "remote", False))

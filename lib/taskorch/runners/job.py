@@ -24,6 +24,7 @@ from pathlib import Path
 from taskorch import git, leftovers
 
 RESULT = "TASKORCH-RESULT "  # the prefix of the job's last line, read back by the control side
+START = "TASKORCH-START "  # its first line: where this attempt's part of an appended log begins
 
 
 def run(spec: dict, workdir: Path) -> dict:
@@ -52,7 +53,7 @@ def agent(spec: dict, cwd: Path, prompt_file: Path) -> int:
     prompt_file.write_text(spec["prompt"], encoding="utf-8")
     argv = [a.replace("{prompt_file}", str(prompt_file)).replace("{prompt}", spec["prompt"])
             for a in spec["argv"]]
-    env = {**os.environ, **spec.get("env", {})}
+    env = {**os.environ, **spec.get("env", {}), "TASKORCH_PROMPT_FILE": str(prompt_file)}
     try:
         with open(prompt_file, "rb") if spec.get("stdin") else open(os.devnull, "rb") as stdin:
             return subprocess.call(argv, cwd=cwd, env=env, stdin=stdin)
@@ -65,6 +66,7 @@ def agent(spec: dict, cwd: Path, prompt_file: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
+    print(START + json.dumps({"task": spec["task_id"], "ref": spec["ref"]}), flush=True)
     with tempfile.TemporaryDirectory(prefix="taskorch-job-") as tmp:
         try:
             result = run(spec, Path(tmp))

@@ -1,0 +1,83 @@
+"""`runner: slurm` end to end (issue 11): scripted agents as batch jobs on a real one-node Slurm
+cluster in private namespaces (slurm_cluster.py), driven through doit's command line with a
+real bare remote. The jobs clone, run the agent and push to their attempt's ref; the heartbeat
+here brings their work home, verifies and merges it, exactly as for tmux.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import AGENTS, DONE, agent_profile, manifest
+from slurm_cluster import slurm_cluster  # noqa: F401 (the fixture)
+from test_heartbeat import beat_until, journal
+
+pytestmark = pytest.mark.slurm
+QUICK = {"stall_minutes": 5, "retry_backoff_seconds": 0, "hook": False, "merge": "auto",
+         "runner": "slurm"}
+
+
+def on_main(remote, path: str) -> str | None:  # type: ignore[no-untyped-def]
+    out = subprocess.run(["git", "--git-dir", str(remote), "show", f"main:{path}"],
+                         capture_output=True, text=True)
+    return out.stdout if out.returncode == 0 else None
+
+
+def test_tasks_run_as_slurm_jobs_in_dependency_and_file_order_to_merged(control, remote,
+                                                                      slurm_cluster):  # noqa: F811
+    control.env.update(slurm_cluster.env())
+    tasks = [{"id": "a", "title": "A", "files": ["a.txt"]},
+             {"id": "b", "title": "B", "files": ["b.txt"], "dependsOn": ["a"]},
+             {"id": "c", "title": "C", "files": ["a.txt"]}]  # the same file as a: after it
+    control.write(manifest([tasks], repo=str(remote), **QUICK))
+    control.doit("launch")
+    jobs = [j for j in slurm_cluster.run("scontrol", "--oneliner", "show", "job").stdout
+            .splitlines() if j.startswith("JobId=")]
+    assert len(jobs) == 1  # a alone: b waits for it, c for its file
+    status = beat_until(control, lambda s: all(t["status"] in DONE for t in s.values()),
+                        timeout=120)
+    assert all(status[t]["status"] == "merged" and status[t]["attempts"] == 1 for t in "abc")
+    for path in ("a.txt", "b.txt"):
+        assert on_main(remote, path), path
+    reasons = [r for _, r in journal(control, "a")]
+    assert any("brought home its work" in r or "verified" in r for r in reasons), reasons
+
+
+def test_a_failed_job_is_retried_with_its_log_excerpt_in_the_prompt(control, remote,
+                                                                   slurm_cluster):  # noqa: F811
+    control.env.update(slurm_cluster.env())
+    agent = agent_profile("fail_once.py")
+    control.write(manifest([[{"id": "f", "title": "F", "files": ["f.txt"]}]], repo=str(remote),
+                           agent="scripted", agents={"scripted": agent}, **QUICK))
+    control.doit("launch")
+    status = beat_until(control, lambda s: s["f"]["status"] in DONE or s["f"]["attempts"] > 2,
+                        timeout=120)
+    assert (status["f"]["status"], status["f"]["attempts"]) == ("merged", 2), status["f"]
+    errors = [r for state, r in journal(control, "f") if state == "error"]
+    assert errors and "exited 1" in errors[0], errors
+
+
+def test_stop_cancels_the_job(control, remote, slurm_cluster):  # noqa: F811
+    control.env.update(slurm_cluster.env())
+    agent = {"command": [sys.executable, str(AGENTS / "hang.py")]}
+    control.write(manifest([[{"id": "h", "title": "H", "files": ["h.txt"]}]], repo=str(remote),
+                           agent="scripted", agents={"scripted": agent}, **QUICK))
+    control.doit("launch")
+    beat_until(control, lambda s: s["h"]["status"] == "running", timeout=30)
+    control.doit("stop", "h")
+    active = [j for j in slurm_cluster.run("scontrol", "--oneliner", "show", "job").stdout
+              .splitlines() if "JobState=RUNNING" in j or "JobState=PENDING" in j]
+    assert active == []
+    assert control.status()["h"]["status"] == "stuck"
+
+
+def test_an_interactive_agent_is_refused_for_a_remote_runner(control, remote):
+    control.write(manifest([[{"id": "x", "title": "X", "files": ["x"]}]], repo=str(remote),
+                           agent="claude", runner="slurm"))
+    result = control.doit("plan", check=False)
+    assert result.returncode != 0
+    assert "agent 'claude' is interactive, and runner: slurm runs only non-interactive" \
+        in result.stderr
