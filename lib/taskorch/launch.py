@@ -137,7 +137,9 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
         argv = remote_job(project, task, attempt, spec, branch, worktree) \
             if is_remote(project.runner) else \
             [sys.executable, "-m", "taskorch.wrapper", str(spec_file)]
-        project.runner.start(session, argv, worktree, layout.log(task.id))
+        job = project.runner.start(session, argv, worktree, layout.log(task.id))
+        if job:
+            write_atomic(layout.job_file(task.id, attempt), job + "\n")
         how = f"launched attempt {attempt} with agent {profile.name}"
     else:
         how = f"adopted its live session (attempt {attempt}, agent {profile.name})"

@@ -110,6 +110,10 @@ class Layout:
         """What the agent's own hooks said, one event a line (hooks/), when its profile has them."""
         return self.run_dir(task_id) / f"attempt-{attempt}.hooks.jsonl"
 
+    def job_file(self, task_id: str, attempt: int) -> Path:
+        """The engine's id of the attempt's job, for a runner that has one (Slurm, Ray, Batch)."""
+        return self.run_dir(task_id) / f"attempt-{attempt}.job"
+
     def failure_file(self, task_id: str, attempt: int) -> Path:
         """Why attempt N failed, with its log tail: the context of the retry prompt."""
         return self.run_dir(task_id) / f"attempt-{attempt}.failure.json"

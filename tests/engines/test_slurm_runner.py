@@ -66,7 +66,8 @@ def test_stop_cancels_the_job(control, remote, slurm_cluster):  # noqa: F811
     control.write(manifest([[{"id": "h", "title": "H", "files": ["h.txt"]}]], repo=str(remote),
                            agent="scripted", agents={"scripted": agent}, **QUICK))
     control.doit("launch")
-    beat_until(control, lambda s: s["h"]["status"] == "running", timeout=30)
+    job = beat_until(control, lambda s: s["h"]["status"] == "running", timeout=30)["h"]["job"]
+    assert slurm_cluster.job(job)["JobName"].endswith("-h")  # status names the engine's job
     control.doit("stop", "h")
     active = [j for j in slurm_cluster.run("scontrol", "--oneliner", "show", "job").stdout
               .splitlines() if "JobState=RUNNING" in j or "JobState=PENDING" in j]

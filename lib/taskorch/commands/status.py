@@ -107,7 +107,16 @@ def as_dict(project: Project, views: dict[str, View]) -> dict[str, Any]:
         "delivery": views[t.id].row.delivery,
         "startedAt": views[t.id].row.started_at, "completedAt": views[t.id].row.completed_at,
         "lastProgress": views[t.id].row.last_progress, "usage": usage[t.id],
+        "job": job_of(project, views[t.id].row),
     } for t in m.tasks]}
+
+
+def job_of(project: Project, row: Any) -> str | None:
+    """The engine's id of the task's current job (remote runners); None under tmux."""
+    try:
+        return project.layout.job_file(row.id, row.attempts).read_text().strip() or None
+    except OSError:
+        return None
 
 
 def quiet_ids(project: Project, statuses: dict[str, str], everything: bool) -> dict[str, str]:

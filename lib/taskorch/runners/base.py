@@ -51,9 +51,10 @@ class Runner(Protocol):
 
     key: str  # the work directory's project_key: its sessions are session_name(key, id)
 
-    def start(self, session: str, argv: list[str], cwd: Path, log: Path) -> None:
+    def start(self, session: str, argv: list[str], cwd: Path, log: Path) -> str | None:
         """Start argv (two or more elements, never a shell string) in a new session, logging
-        everything it prints to `log` from the first byte."""
+        everything it prints to `log` from the first byte. Returns the engine's id for the job,
+        when it has one (`doit status` shows it), else None."""
 
     def snapshot(self) -> dict[str, Pane]:
         """This project's sessions (no other project's) in one cheap call; {} when nothing runs.

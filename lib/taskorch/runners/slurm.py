@@ -34,13 +34,15 @@ class SlurmRunner:
         self.log_of = log_of  # a session's log file (shared with the workers)
         self.options = ((f"--partition={partition}",) if partition else ()) + tuple(sbatch)
 
-    def start(self, session: str, argv: list[str], cwd: Path, log: Path) -> None:
+    def start(self, session: str, argv: list[str], cwd: Path, log: Path) -> str:
         log.parent.mkdir(parents=True, exist_ok=True)
         # --wrap is run by the worker's sh: argv is taskorch's own job command, quoted whole.
         out = self._call("sbatch", "--parsable", f"--job-name={session}", f"--output={log}",
                          "--open-mode=append", *self.options, "--wrap", shlex.join(argv))
-        if not out.split(";")[0].strip().isdigit():
+        job = out.split(";")[0].strip()
+        if not job.isdigit():
             raise RunnerError(f"sbatch gave no job id for {session}: {out.strip()!r}")
+        return job
 
     def snapshot(self) -> dict[str, Pane]:
         """The newest job of each of this project's sessions, from one `scontrol` call."""
