@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,10 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
         job = project.runner.start(session, argv, worktree, layout.log(task.id))
         if job:
             write_atomic(layout.job_file(task.id, attempt), job + "\n")
+        if is_remote(project.runner) and manifest.hook:
+            from taskorch import schedule  # here: schedule -> heal -> launch at import time
+            schedule.request(project, time.time() + schedule.REMOTE_POLL,
+                             "the remote jobs' next look")
         how = f"launched attempt {attempt} with agent {profile.name}"
     else:
         how = f"adopted its live session (attempt {attempt}, agent {profile.name})"

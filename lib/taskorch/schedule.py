@@ -19,11 +19,15 @@ from pathlib import Path
 from taskorch import budget, heal
 from taskorch.layout import Layout, write_atomic
 from taskorch.project import Project
+from taskorch.runners import is_remote
 from taskorch.state import epoch, stamp
 
 GRACE = 10.0   # a due time this far past means its sleeper died (a reboot): replace it
 POLL = 2.0     # how often a sleeper checks that it is still wanted
 MARGIN = 0.5   # stored times have whole seconds: wake just after, not just before
+# A job on Slurm, Ray or Batch ends where no hook of ours runs: while one runs, the heartbeat
+# looks again this often, so a dependent waits at most this long plus one tick, not for cron.
+REMOTE_POLL = 10.0
 
 
 def pending(layout: Layout) -> float | None:
@@ -40,12 +44,15 @@ def next_due(project: Project, now: float) -> tuple[float, str] | None:
     stall = project.manifest.stall_minutes * 60
     times: list[tuple[float, str]] = []
     retries: dict[str, float] = {}
+    remote = is_remote(project.runner)
     for task_id, row in project.store.rows("error", "complete", "running").items():
         if task_id not in project.task_ids:
             continue
         if row.status == "running":
             since = max(epoch(row.last_progress) or now, epoch(row.nudged_at) or 0)
             times.append((since + stall, f"{task_id}'s stall check"))
+            if remote:  # no exit of a job elsewhere starts a heartbeat here: look again soon
+                times.append((now + REMOTE_POLL, "the remote jobs' next look"))
         elif row.retry_at and (row.status == "complete" or heal.budget_left(project, row) > 0):
             times.append((epoch(row.retry_at) or now, f"{task_id}'s retry"))
             if row.status == "error":  # a retry starts an agent: its profile's limit holds it

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import AGENTS, DONE, agent_profile, manifest
+from conftest import AGENTS, DONE, agent_profile, manifest, wait_for
 from slurm_cluster import slurm_cluster  # noqa: F401 (the fixture)
 from test_heartbeat import beat_until, journal
 
@@ -82,3 +82,16 @@ def test_an_interactive_agent_is_refused_for_a_remote_runner(control, remote):
     assert result.returncode != 0
     assert "agent 'claude' is interactive, and runner: slurm runs only non-interactive" \
         in result.stderr
+
+
+def test_a_dependent_starts_after_its_job_ends_with_no_heartbeat_by_hand(control, remote,
+                                                                         slurm_cluster):  # noqa: F811
+    """No hook of ours runs where a job ends: while jobs run, a delayed heartbeat looks again
+    every schedule.REMOTE_POLL seconds, so nothing waits for cron."""
+    control.env.update(slurm_cluster.env())
+    tasks = [{"id": "a", "title": "A", "files": ["a.txt"]},
+             {"id": "b", "title": "B", "files": ["b.txt"], "dependsOn": ["a"]}]
+    control.write(manifest([tasks], repo=str(remote), **{**QUICK, "hook": True}))
+    control.doit("launch")
+    wait_for(lambda: all(t["status"] == "merged" for t in control.status().values()),
+             timeout=90, interval=1, what="both jobs to be merged by scheduled heartbeats")
