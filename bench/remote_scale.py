@@ -1,0 +1,167 @@
+"""Remote runners against tmux, in the same run (issue 11): what one `doit heartbeat` costs with
+N live agents, how long a submit takes, and how long a dependent waits after its predecessor's
+job ends.
+
+Slurm is a real one-node cluster in private namespaces (tests/engines/slurm_cluster.py; needs
+root and `bash tests/engines/slurm/install.sh`). Each scenario gets its own control directory and
+bare remote; the tmux server and the cluster are stopped at the end, even on errors.
+
+- **tick**: N agents that sleep, all running; the median of `--repeat` heartbeats (whole
+  process, and the tick itself as the heartbeat prints it).
+- **submit**: `doit launch` of the N tasks, divided by N (for Slurm: the job's publish to the
+  remote, one push per attempt, and `sbatch`).
+- **exit to dependent**: A's agent exits at once, B depends on A; from A's job ending to B's
+  start, with the hook on and no heartbeat run by hand (tmux: the exit hook; Slurm: the 10 s
+  poll).
+
+    python bench/remote_scale.py [--jobs 200] [--repeat 5] [--latency-runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "engines"))
+from heartbeat import stop as stop_tmux  # noqa: E402
+from plan_launch import control_dir, machine  # noqa: E402
+from slurm_cluster import SlurmCluster  # noqa: E402
+
+from taskorch.project import Project  # noqa: E402
+
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(86400)"]
+
+
+def bare_remote(where: Path) -> Path:
+    bare, seed = where / "remote.git", where / "seed"
+    for argv in (["git", "init", "-q", "--bare", "-b", "main", str(bare)],
+                 ["git", "init", "-q", "-b", "main", str(seed)],
+                 ["git", "-C", str(seed), "-c", "user.name=b", "-c", "user.email=b@b",
+                  "commit", "-q", "--allow-empty", "-m", "start"],
+                 ["git", "-C", str(seed), "push", "-q", str(bare), "main"]):
+        subprocess.run(argv, check=True, capture_output=True)
+    return bare
+
+
+def manifest(runner: str, bare: Path, tasks: list[dict[str, Any]], hook: bool) -> dict[str, Any]:
+    return {"project": f"bench-{runner}", "repo": str(bare), "runner": runner, "hook": hook,
+            "agent": "sleeper", "agents": {"sleeper": {"command": SLEEPER}},
+            "max_parallel": len(tasks), "stall_minutes": 100_000, "merge": "auto",
+            "phases": [{"name": "Phase 1", "tasks": tasks}]}
+
+
+def doit(control: Path, env: dict[str, str], *verb: str) -> tuple[float, str]:
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "doit", *verb], cwd=control, env=env,
+                         capture_output=True, text=True, timeout=3600)
+    if out.returncode != 0:
+        raise SystemExit(f"doit {' '.join(verb)} failed in {control}:\n{out.stderr[-2000:]}")
+    return time.perf_counter() - start, out.stdout
+
+
+def running(control: Path, env: dict[str, str], n: int, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        panes = Project.load(control / "orchestrator.yaml").runner.snapshot()
+        if sum(not p.dead for p in panes.values()) >= n:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {sum(not p.dead for p in panes.values())} of {n} came up")
+        time.sleep(1)
+
+
+def tick_and_submit(runner: str, n: int, repeat: int, env: dict[str, str],
+                    where: Path) -> dict[str, float]:
+    (where / "control").mkdir(parents=True)
+    tasks = [{"id": f"t{i}", "title": f"T{i}", "files": [f"f{i}.txt"]} for i in range(n)]
+    control = control_dir(where / "control", manifest(runner, bare_remote(where), tasks, False))
+    try:
+        launched, _ = doit(control, env, "launch")
+        running(control, env, n)
+        ticks, whole = [], []
+        for _ in range(repeat):
+            seconds, out = doit(control, env, "heartbeat")
+            whole.append(seconds)
+            ticks.append(float(re.findall(r"\(([\d.]+) s\)", out)[-1]))
+        return {"submit": launched / n, "heartbeat": statistics.median(whole),
+                "tick": statistics.median(ticks)}
+    finally:
+        stop(Project.load(control / "orchestrator.yaml"))
+
+
+def exit_to_dependent(runner: str, env: dict[str, str], where: Path) -> float:
+    (where / "control").mkdir(parents=True)
+    tasks = [{"id": "A", "title": "A", "files": ["a.txt"], "agent": "demo"},
+             {"id": "B", "title": "B", "files": ["b.txt"], "dependsOn": ["A"]}]
+    control = control_dir(where / "control", manifest(runner, bare_remote(where), tasks, True))
+    workdir = control / ".orchestrator"
+    try:
+        doit(control, env, "launch")
+        deadline = time.monotonic() + 180
+        while not (workdir / "runs" / "B" / "attempt-1.json").exists():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{runner}: B never started; see {workdir}/heartbeat.log")
+            time.sleep(0.05)
+        ended = ended_at(workdir)
+        return (workdir / "runs" / "B" / "attempt-1.json").stat().st_mtime - ended
+    finally:
+        stop(Project.load(control / "orchestrator.yaml"))
+
+
+def stop(project: Project) -> None:
+    """End every agent of the scenario: the tmux server, or the project's jobs."""
+    if getattr(project.runner, "remote", False):
+        project.runner.kill_server()
+    else:
+        stop_tmux(project)
+
+
+def ended_at(workdir: Path) -> float:
+    """When A's agent ended: the job's RESULT line is written as it ends; locally, the exit
+    file. Both are the last thing written for the attempt."""
+    exit_file = workdir / "runs" / "A" / "attempt-1.exit"
+    log = workdir / "logs" / "A.log"
+    return min(p.stat().st_mtime for p in (exit_file, log) if p.exists())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--latency-runs", type=int, default=3)
+    args = parser.parse_args()
+    print(machine())
+    base = {k: v for k, v in os.environ.items() if k != "TASKORCH_MANIFEST"}
+    top = Path(tempfile.mkdtemp(prefix="remote-scale-"))
+    try:
+        with SlurmCluster(top / "slurm", cpus=args.jobs + 8) as cluster:
+            envs = {"tmux": base, "slurm": {**base, **cluster.env()}}
+            # this process asks the runners too (waiting for agents, stopping them)
+            os.environ.update(cluster.env())
+            for runner, env in envs.items():
+                got = tick_and_submit(runner, args.jobs, args.repeat, env, top / f"tick-{runner}")
+                print(f"{runner:<6} {args.jobs} agents: heartbeat {got['heartbeat']:.2f} s "
+                      f"(tick {got['tick']:.2f} s), submit {got['submit'] * 1000:.0f} ms each",
+                      flush=True)
+            for runner, env in envs.items():
+                waits = [exit_to_dependent(runner, env, top / f"latency-{runner}-{i}")
+                         for i in range(args.latency_runs)]
+                print(f"{runner:<6} exit to dependent: median {statistics.median(waits):.2f} s, "
+                      f"max {max(waits):.2f} s ({len(waits)} runs)", flush=True)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
