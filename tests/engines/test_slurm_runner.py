@@ -95,3 +95,19 @@ def test_a_dependent_starts_after_its_job_ends_with_no_heartbeat_by_hand(control
     control.doit("launch")
     wait_for(lambda: all(t["status"] == "merged" for t in control.status().values()),
              timeout=90, interval=1, what="both jobs to be merged by scheduled heartbeats")
+
+
+def test_a_lost_state_store_adopts_the_running_job_and_submits_no_second(control, remote,
+                                                                         slurm_cluster):  # noqa: F811
+    control.env.update(slurm_cluster.env())
+    agent = {"command": [sys.executable, str(AGENTS / "hang.py")]}
+    control.write(manifest([[{"id": "h", "title": "H", "files": ["h.txt"]}]], repo=str(remote),
+                           agent="scripted", agents={"scripted": agent}, **QUICK))
+    control.doit("launch")
+    for name in ("state.db", "state.db-wal", "state.db-shm"):
+        (control.workdir / name).unlink(missing_ok=True)
+    control.doit("launch")
+    jobs = [j for j in slurm_cluster.run("scontrol", "--oneliner", "show", "job").stdout
+            .splitlines() if j.startswith("JobId=")]
+    assert len(jobs) == 1, jobs
+    assert control.status()["h"]["status"] == "running"
