@@ -181,13 +181,22 @@ def is_budget(value: Any) -> str | None:
     return None
 
 
-RUNNER_KEYS = {"tmux": ("kind",), "slurm": ("kind", "partition", "sbatch")}
+RUNNER_KEYS = {"tmux": ("kind",), "slurm": ("kind", "partition", "sbatch"),
+               "ray": ("kind", "address", "resources"),
+               "batch": ("kind", "job_queue", "task_definition", "cluster", "job_definition",
+                         "container_overrides", "region", "endpoint_url")}
+RUNNER_REQUIRED = {"ray": ("address",), "batch": ("job_queue", "task_definition", "cluster")}
+RUNNER_TEXT = ("partition", "address", "job_queue", "task_definition", "cluster",
+               "job_definition", "region", "endpoint_url")
 
 
 def is_runner(value: Any) -> str | None:
     """`tmux`, `slurm`, or a mapping with `kind:` and that kind's keys (runners/)."""
     kinds = ", ".join(RUNNER_KEYS)
     if isinstance(value, str):
+        if value in RUNNER_REQUIRED:
+            return (f"{value} needs settings: write {{kind: {value}, "
+                    f"{', '.join(k + ': ...' for k in RUNNER_REQUIRED[value])}}}")
         return None if value in RUNNER_KEYS else f"must be one of {kinds}, not {value!r}"
     if not isinstance(value, dict):
         return f"must be one of {kinds}, or a mapping such as {{kind: slurm}}, not {_kind(value)}"
@@ -198,10 +207,20 @@ def is_runner(value: Any) -> str | None:
     if unknown:
         return (f"has unknown key '{unknown[0]}' for kind {kind}; use "
                 f"{', '.join(RUNNER_KEYS[kind])}")
-    if "partition" in value and is_name(value["partition"]):
-        return f"partition {is_name(value['partition'])}"
+    missing = [key for key in RUNNER_REQUIRED.get(kind, ()) if key not in value]
+    if missing:
+        return f"kind {kind} needs {missing[0]}"
+    for key in RUNNER_TEXT:
+        if key in value and is_name(value[key]):
+            return f"{key} {is_name(value[key])}"
     if "sbatch" in value and is_str_list(value["sbatch"]):
         return f"sbatch {is_str_list(value['sbatch'])}"
+    if "resources" in value and not (isinstance(value["resources"], dict) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+            for v in value["resources"].values())):
+        return "resources must map resource names to amounts > 0, such as {agent_slot: 1}"
+    if "container_overrides" in value and is_mapping(value["container_overrides"]):
+        return f"container_overrides {is_mapping(value['container_overrides'])}"
     return None
 
 
@@ -260,9 +279,14 @@ BUDGET = Kind(is_budget, _const({"type": "object", "minProperties": 1,
 RUNNER = Kind(is_runner, _const({"oneOf": [
     {"enum": ["tmux", "slurm"]},
     {"type": "object", "required": ["kind"],
-     "propertyNames": {"enum": ["kind", "partition", "sbatch"]}, "patternProperties": {
-         "^kind$": {"enum": ["tmux", "slurm"]}, "^partition$": {"type": "string"},
-         "^sbatch$": {"type": "array", "items": {"type": "string"}}}}]}),
+     "propertyNames": {"enum": sorted({k for keys in RUNNER_KEYS.values() for k in keys})},
+     "patternProperties": {
+         "^kind$": {"enum": list(RUNNER_KEYS)},
+         **{f"^{key}$": {"type": "string"} for key in RUNNER_TEXT},
+         "^sbatch$": {"type": "array", "items": {"type": "string"}},
+         "^resources$": {"type": "object", "additionalProperties": {"type": "number",
+                                                                    "exclusiveMinimum": 0}},
+         "^container_overrides$": {"type": "object"}}}]}),
     "`tmux`, `slurm` or {kind, ...}")
 ANSWERS = Kind(is_answer_list, _const({"type": "array", "items": {"$ref": "#/$defs/answer"}}),
                "list of answers")

@@ -32,8 +32,24 @@ def _slurm(manifest: "Manifest", layout: "Layout", on_exit: Path | None) -> Runn
                        options.get("partition"), tuple(options.get("sbatch", ())))
 
 
+def _ray(manifest: "Manifest", layout: "Layout", on_exit: Path | None) -> Runner:
+    from taskorch.runners.ray import RayRunner
+    key = project_key(layout.root)
+    prefix = session_prefix(key)
+    return RayRunner(key, lambda session: layout.log(session[len(prefix):]),
+                     manifest.runner_options())
+
+
+def _batch(manifest: "Manifest", layout: "Layout", on_exit: Path | None) -> Runner:
+    from taskorch.runners.batch import BatchRunner
+    key = project_key(layout.root)
+    prefix = session_prefix(key)
+    return BatchRunner(key, lambda session: layout.log(session[len(prefix):]),
+                       manifest.runner_options())
+
+
 RUNNERS: dict[str, Callable[["Manifest", "Layout", Path | None], Runner]] = {
-    "tmux": _tmux, "slurm": _slurm}
+    "tmux": _tmux, "slurm": _slurm, "ray": _ray, "batch": _batch}
 
 
 def runner_for(manifest: "Manifest", layout: "Layout", on_exit: Path | None = None) -> Runner:
