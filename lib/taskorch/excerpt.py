@@ -21,7 +21,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from taskorch import signals
+from taskorch import attemptlog, signals
 from taskorch.layout import Layout
 from taskorch.screen import MOVING, SPINNER
 
@@ -345,9 +345,9 @@ def _failure(layout: Layout, task_id: str, attempt: int) -> dict:
 
 def log_start(layout: Layout, task_id: str, attempt: int) -> int:
     """Where `attempt`'s output starts in the task's log (which every attempt appends to): the
-    log's size when the previous attempt's failure was recorded, or 0."""
-    mark = _failure(layout, task_id, attempt - 1).get("log_end") if attempt > 1 else 0
-    return mark if isinstance(mark, int) and mark >= 0 else 0
+    log's size when it was launched, else when the previous attempt's failure was recorded,
+    else 0 (attemptlog.py)."""
+    return attemptlog.start(layout, task_id, attempt)
 
 
 def of_attempt(layout: Layout, task_id: str, attempt: int, events: str | None = None,

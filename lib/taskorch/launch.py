@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from taskorch import attemptlog
 from taskorch import budget, cloneconfig, doctor, git, hooks, prompts, repo, signals
 from taskorch.errors import TaskorchError
 from taskorch.layout import write_atomic
@@ -135,6 +136,7 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
         raise LaunchError(f"{task.id}: its agent still runs, but the runner cannot see its session")
     if pane is None or pane.dead:
         budget.record_launch(project, profile.name)
+        attemptlog.mark_start(layout, task.id, attempt)  # where its output starts (doit logs)
         argv = remote_job(project, task, attempt, spec, branch, worktree) \
             if is_remote(project.runner) else \
             [sys.executable, "-m", "taskorch.wrapper", str(spec_file)]
