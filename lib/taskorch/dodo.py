@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from taskorch.commands import (cleanup, cron, doctor, heartbeat, import_, launch, operator, plan,
-                               status, usage)
+from taskorch.commands import (cleanup, cron, doctor, heartbeat, import_, launch, logs, operator,
+                               plan, schema, status, usage)
 from taskorch.commands.usage import Verb
 from taskorch.manifest import ManifestError
 from taskorch.project import Project
@@ -28,7 +28,8 @@ def find_manifest(control_dir: Path) -> Path:
 
 
 VERBS: tuple[Verb, ...] = (plan.VERB, launch.VERB, status.VERB, heartbeat.VERB, cron.VERB,
-                          cleanup.VERB, import_.VERB, doctor.VERB, *operator.VERBS)
+                          cleanup.VERB, import_.VERB, doctor.VERB, *operator.VERBS, logs.VERB,
+                          schema.VERB)
 
 
 def answer_help(argv: list[str]) -> None:
@@ -42,7 +43,7 @@ def answer_help(argv: list[str]) -> None:
 # Verbs that never run `launch:<id>` nor read the gate tasks: for them doit need not load one
 # task dict per manifest task (at 20,000 tasks that alone took 3.7 s).
 NO_SUBTASKS = frozenset({"plan", "status", "heartbeat", "cron", "cleanup", "import", "doctor",
-                         *(verb.name for verb in operator.VERBS)})
+                         "logs", "schema", *(verb.name for verb in operator.VERBS)})
 
 
 def needs_subtasks(argv: list[str]) -> bool:
@@ -61,6 +62,7 @@ def needs_subtasks(argv: list[str]) -> bool:
 def namespace(dodo_file: str) -> dict[str, Any]:
     """What dodo.py puts in its globals. Bad manifests exit here, before doit does anything."""
     answer_help(sys.argv[1:])
+    schema.answer(sys.argv[1:])  # needs no manifest, as help does not
     subtasks = needs_subtasks(sys.argv[1:])
     try:
         project = Project.load(find_manifest(Path(dodo_file).resolve().parent), store=True)
@@ -90,5 +92,7 @@ def namespace(dodo_file: str) -> dict[str, Any]:
         "task_import": import_.creator(project),
         "task_doctor": doctor.creator(project),
         **operator.creators(project),
+        "task_logs": logs.creator(project),
+        "task_schema": schema.creator(),
         **(launch.gate_creators(project) if subtasks else {}),
     }
