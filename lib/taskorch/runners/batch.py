@@ -297,8 +297,8 @@ class BatchRunner:
     def _client(self, service: str) -> Any:
         if service not in self._clients:
             try:
-                import boto3
-                from botocore.config import Config
+                import boto3  # type: ignore[import-untyped]
+                from botocore.config import Config  # type: ignore[import-untyped]
             except ImportError:
                 raise RunnerError("runner: batch needs boto3 on the control machine: "
                                   "pip install 'task-orchestrator[batch]'") from None
