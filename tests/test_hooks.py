@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, wait_for
-from taskorch import agents, hooks
+from taskorch import agents, hooks, signals
 from taskorch.classify import Observation, classify, overruled
 from taskorch.heartbeat import heard_since
 from taskorch.hooks import base
@@ -289,3 +289,17 @@ def test_text_taskorch_types_reopens_a_finished_turn_and_codex_owns_its_answer(t
 def test_a_last_message_that_ends_on_a_question_is_one(said, question):
     from taskorch.classify import question_in
     assert bool(question_in(said)) is question
+
+
+def test_claudes_turn_end_reports_its_tokens_from_the_transcript(tmp_path):
+    """Interactive Claude prints no usage; its transcript has each assistant message's. Claude
+    writes a line per content block, each carrying the message's usage: counted once."""
+    transcript = tmp_path / "t.jsonl"
+    lines = (CLAUDE / "transcript.jsonl").read_text().splitlines()
+    transcript.write_text("\n".join(lines + [l for l in lines if '"assistant"' in l]) + "\n")
+    stop = {**payload("ok-Stop"), "transcript_path": str(transcript)}
+    out, record = receive(tmp_path, "claude-code", "-", stdin=json.dumps(stop))
+    said = signals.load(tmp_path / "attempt-1.signals.json")
+    assert said is not None and said.finished and said.error is None
+    assert (said.input_tokens, said.output_tokens, said.cost_usd) == (12865 + 13011, 79 + 20, None)
+    assert said.last_message == "Done: created hello.txt and committed it."

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from taskorch.signals.base import Signals
+
 # What a hook event says, in taskorch's terms.
 WORKING = "working"    # a tool ran, or a prompt was taken: not idle, whatever the screen shows
 FINISHED = "finished"  # the turn ended normally: the agent is idle at its prompt
@@ -58,6 +60,11 @@ class AgentHooks(Protocol):
     def heard(self, payload: dict[str, Any], attempt_files: Path) -> Heard | None:
         """What one event's payload says about attempt `attempt_files` (its prompt is
         `<attempt_files>.prompt.md`); None for events that say nothing taskorch uses."""
+        ...
+
+    def report(self, payload: dict[str, Any], heard: Heard) -> Signals | None:
+        """At a turn's end: the attempt's signals (usage above all), when the agent tells
+        them; written to `attempt-N.signals.json` like an event stream's."""
         ...
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 from taskorch.hooks.base import ASKING, FAILED, FINISHED, WORKING, Heard, now
 from taskorch.layout import write_atomic
+from taskorch.signals.base import Signals
+from taskorch.signals.claude_stream_json import input_tokens
 
 # Hooks the turn's outcome depends on run before Claude goes on (and take ~0.1 s); the tool
 # events only feed the stall clock, so Claude need not wait for them.
@@ -73,6 +75,39 @@ class ClaudeCode:
         if event == "UserPromptSubmit":  # our own prompt or nudge: not the agent's progress
             return Heard(WORKING, event, progress=False, prompt=True, at=now())
         return None
+
+    def report(self, payload: dict[str, Any], heard: Heard) -> Signals | None:
+        if heard.fact not in (FINISHED, FAILED):
+            return None
+        used = transcript_usage(payload.get("transcript_path"))
+        return Signals(finished=heard.fact == FINISHED,
+                       error=heard.detail if heard.fact == FAILED else None,
+                       input_tokens=used[0] if used else None,
+                       output_tokens=used[1] if used else None,
+                       last_message=text(payload.get("last_assistant_message")) or None)
+
+
+def transcript_usage(path: Any) -> tuple[int, int] | None:
+    """(input, output) tokens of the session's transcript: each assistant message once (Claude
+    writes a line per content block, each with the message's usage). No cost is written there."""
+    try:
+        lines = Path(str(path)).read_text(encoding="utf-8", errors="replace").splitlines()
+    except (OSError, ValueError):
+        return None
+    seen: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        message = entry.get("message") if isinstance(entry, dict) else None
+        if entry.get("type") == "assistant" and isinstance(message, dict) and \
+                isinstance(message.get("usage"), dict):
+            seen[str(message.get("id") or len(seen))] = message["usage"]
+    if not seen:
+        return None
+    return (sum(input_tokens(u) for u in seen.values()),
+            sum(int(u.get("output_tokens") or 0) for u in seen.values()))
 
 
 def question(tool_input: Any) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from taskorch.hooks.base import FINISHED, Heard, inputs, now
+from taskorch.signals.base import Signals
 
 # What the receiver's `--then` runs: the user's own notify program.
 THEN = "--then"
@@ -41,6 +42,10 @@ class CodexNotify:
             return None
         said = payload.get("last-assistant-message")
         return Heard(FINISHED, "agent-turn-complete", " ".join(str(said or "").split()), at=now())
+
+
+    def report(self, payload: dict[str, Any], heard: Heard) -> Signals | None:
+        return None  # notify carries no usage
 
 
 def ours(payload: dict[str, Any], attempt_files: Path) -> bool:

@@ -19,6 +19,7 @@ from typing import Callable
 
 from taskorch.hooks import HOOKS, base
 from taskorch.runners import procs
+from taskorch.signals.base import save
 
 MAX_PAYLOAD = 1024 * 1024
 WAKES = (base.FINISHED, base.FAILED, base.ASKING)
@@ -38,6 +39,10 @@ def receive(argv: list[str], stdin: Callable[[], bytes]) -> None:
         if isinstance(payload, dict) else None
     if heard is not None:
         base.append(record, heard)
+        report = HOOKS[name].report(payload, heard)
+        if report is not None:  # before the heartbeat it wakes reads it
+            attempt = base.attempt_files(record)
+            save(attempt.with_name(attempt.name + ".signals.json"), report)
         if beat != "-" and heard.fact in WAKES:
             # Without the attempt's marker: the heartbeat stops this very attempt, and what it
             # starts (git, a verify job, tmux) must not be taken for the agent's processes.

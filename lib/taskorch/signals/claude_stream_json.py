@@ -74,16 +74,19 @@ class ClaudeStreamJson(JsonLines):
         s.finished = not failed
         raw = event.get("usage")
         usage: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        # Anthropic counts cached input apart from input_tokens; all of it was read.
-        s.input_tokens = sum((int(usage.get(k) or 0) for k in
-                              ("input_tokens", "cache_creation_input_tokens",
-                               "cache_read_input_tokens")), 0)
+        s.input_tokens = input_tokens(usage)
         s.output_tokens = int(usage.get("output_tokens") or 0)
         cost = event.get("total_cost_usd")
         s.cost_usd = float(cost) if isinstance(cost, (int, float)) else None
         ending = f"failed: {s.error}" if failed else "done"
         return cut(f"claude: {ending} ({s.input_tokens} tokens in, {s.output_tokens} out"
                    + (f", ${s.cost_usd:.4f}" if s.cost_usd is not None else "") + ")")
+
+
+def input_tokens(usage: dict[str, Any]) -> int:
+    """Anthropic counts cached input apart from input_tokens; all of it was read."""
+    return sum((int(usage.get(k) or 0) for k in
+                ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")), 0)
 
 
 def _content(message: Any) -> list[dict[str, Any]]:
