@@ -35,7 +35,8 @@ from taskorch.runners import batch, ship  # noqa: E402
 from taskorch.runners.base import RunnerError, session_name  # noqa: E402
 from taskorch.runners.batch import STOP_REASON, BatchRunner  # noqa: E402
 
-pytestmark = pytest.mark.batch
+# One worker runs them all, so one stand-in of AWS starts, not one per worker (--dist loadgroup).
+pytestmark = [pytest.mark.batch, pytest.mark.xdist_group("aws-stand-in")]
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "aws" / "ecs_task_definition.json"
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
