@@ -195,21 +195,33 @@ def one_task(project: Project, views: dict[str, View], task_id: str, log_lines: 
 
 
 VERB = Verb(
-    "status", "Show every task's state, attempt, last activity and why (--format json, --task ID).",
+    "status", "Show every task's state, attempt, last activity and why (--format json, --task ID, "
+              "--watch).",
     params=({"name": "format", "long": "format", "short": "f", "default": "table",
              "choices": [("table", ""), ("json", "")], "metavar": "FORMAT",
              "help": "output format: table (default) or json"},
             {"name": "task", "long": "task", "short": "t", "default": "", "metavar": "ID",
              "help": "show one task: its journal and the last lines of its log"},
             {"name": "all", "long": "all", "short": "a", "type": bool, "default": False,
-             "help": f"list every task (past {FULL_TABLE}, the quiet ones are only counted)"}),
-    details="Reads the state store only: it starts, stops and changes nothing.",
-    examples=("doit status", "doit status --task t3", "doit status --format json"))
+             "help": f"list every task (past {FULL_TABLE}, the quiet ones are only counted)"},
+            {"name": "watch", "long": "watch", "short": "w", "type": bool, "default": False,
+             "help": "live, refreshed in place until Ctrl-C: needs-you first, then running"},
+            {"name": "interval", "long": "interval", "type": float, "default": 2.0,
+             "metavar": "SECONDS", "help": "with --watch: seconds between refreshes (default 2)"}),
+    details="Reads the state store only: it starts, stops and changes nothing. With --watch, "
+            "each row is cut to the terminal's width and the table to its height; colour shows "
+            "on a terminal only, never when NO_COLOR is set; in a pipe each refresh is printed "
+            "as plain text.",
+    examples=("doit status", "doit status --task t3", "doit status --format json",
+              "doit status --watch"))
 
 
 def creator(project: Project) -> Callable[[], dict]:
-    def show(format: str, task: str, all: bool) -> str | None:
-        if task:
+    def show(format: str, task: str, all: bool, watch: bool, interval: float) -> str | None:
+        if watch:
+            from taskorch.commands import watch as live  # it imports this module
+            live.run(project, interval)
+        elif task:
             if task not in project.task_ids:
                 return TaskFailed(f"status: no task '{task}' in {project.manifest.path.name}")
             echo(one_task(project, project.views(only={task}), task))

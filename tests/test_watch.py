@@ -1,0 +1,102 @@
+"""`doit status --watch` (issue 13) in a real terminal: a pane of a tmux server on a private
+socket runs it while the test changes task states through doit's CLI, and reads the pane."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import AGENTS, manifest, wait_for
+
+
+class Pane:
+    """One tmux session on its own socket (not the control's runner's) running a command."""
+
+    def __init__(self, socket: str, cwd: Path) -> None:
+        self.socket, self.cwd = socket, cwd
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args], check=True,
+                              capture_output=True, text=True).stdout
+
+    def start(self, name: str, command: str, width: int, height: int, **env: str) -> None:
+        line = " ".join(["cd", shlex.quote(str(self.cwd)), "&&", "exec", "env",
+                         *(f"{k}={shlex.quote(v)}" for k, v in env.items()), command])
+        self.tmux("new-session", "-d", "-s", name, "-x", str(width), "-y", str(height), line)
+        self.tmux("set-option", "-t", name, "remain-on-exit", "on")
+
+    def screen(self, name: str, escapes: bool = False) -> str:
+        return self.tmux("capture-pane", "-p", *(["-e"] if escapes else []), "-t", name)
+
+    def rows(self, name: str) -> list[str]:
+        return [line for line in self.screen(name).splitlines() if line.strip()]
+
+
+@pytest.fixture
+def pane(tmp_path: Path, control):  # type: ignore[no-untyped-def]
+    p = Pane(f"taskorch-watch-{os.getpid()}-{tmp_path.name}", control.path)
+    yield p
+    subprocess.run(["tmux", "-L", p.socket, "kill-server"], capture_output=True)
+
+
+WATCH = f"{shlex.quote(sys.executable)} -m doit status --watch --interval 0.3"
+
+
+def _state_rows(rows: list[str]) -> dict[str, int]:
+    """Where each task's row is on the screen."""
+    at = {}
+    for i, row in enumerate(rows):
+        words = row.replace("!", " ").split()
+        if words and words[0] in ("t1", "t2", "t3"):
+            at[words[0]] = i
+    return at
+
+
+def test_the_table_follows_state_changes_needs_you_first(control, pane):
+    hang = {"command": [sys.executable, str(AGENTS / "hang.py")]}
+    control.write(manifest([[
+        {"id": "t1", "title": "one", "files": ["a"]},
+        {"id": "t2", "title": "two", "files": ["b"]},
+        {"id": "t3", "title": "three", "files": ["c"], "dependsOn": ["t1"]},
+    ]], agent="hang", agents={"hang": hang}))
+    pane.start("w", WATCH, 120, 20, PYTHONDONTWRITEBYTECODE="1")
+    wait_for(lambda: "pending" in pane.screen("w"), what="the first table")
+    before = pane.screen("w")
+    assert "running" not in before and "blocked" in before
+
+    control.doit("launch")  # t1 and t2 start; t3 waits for t1
+    wait_for(lambda: pane.screen("w").count(" running ") == 2, what="two running rows")
+    control.doit("stop", "t2")  # t2 needs a person now
+    rows = wait_for(lambda: "stuck" in pane.screen("w") and pane.rows("w"), what="t2 stuck")
+    at = _state_rows(rows)
+    assert at["t2"] < at["t1"] < at["t3"], rows  # needs you, then running, then the rest
+    assert rows[at["t2"]].lstrip().startswith("!") and "stuck" in rows[at["t2"]]
+    assert "1 needs you" in rows[0]
+    assert sum("taskorch test:" in row for row in rows) == 1  # redrawn in place, not appended
+    coloured = pane.screen("w", escapes=True)
+    assert "\x1b[" in coloured  # a terminal gets colour ...
+
+    # a narrow terminal: every row cut to its width, none wrapped onto the next line
+    pane.tmux("resize-window", "-t", "w", "-x", "44", "-y", "20")
+    rows = wait_for(lambda: (r := pane.rows("w")) and all(len(x) <= 44 for x in r)
+                    and any(x.endswith("…") for x in r) and r, what="a table cut to 44 columns")
+    at = _state_rows(rows)
+    assert set(at) == {"t1", "t2", "t3"} and at["t2"] < at["t1"] < at["t3"], rows
+    assert rows[-1].startswith("health:")  # the last line is the last line, not a wrapped tail
+
+    pane.tmux("send-keys", "-t", "w", "C-c")
+    wait_for(lambda: pane.tmux("display-message", "-p", "-t", "w",
+                               "#{pane_dead} #{pane_dead_status}").split() == ["1", "0"],
+             what="Ctrl-C ending it with status 0")
+
+
+def test_no_color_means_no_colour(control, pane):
+    control.write(manifest([[{"id": "t1", "title": "one", "files": ["a"]}]]))
+    pane.start("n", WATCH, 100, 12, PYTHONDONTWRITEBYTECODE="1", NO_COLOR="1")
+    wait_for(lambda: "pending" in pane.screen("n"), what="the table")
+    assert "\x1b[" not in pane.screen("n", escapes=True)
