@@ -103,6 +103,7 @@ class Manifest:
     cleanup: str = _TOP["cleanup"]
     labels: dict[str, str] = field(default_factory=dict)
     budget: dict[str, Any] | None = None  # {usd, tokens}: schema.TOP
+    notify: list[dict[str, Any]] | None = None  # sinks: schema.TOP, notify/
 
     @property
     def root(self) -> Path:

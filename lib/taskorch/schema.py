@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from taskorch import agents as agent_profiles
-from taskorch import signals
+from taskorch import notify, signals
 
 Check = Callable[[Any], "str | None"]
 LEVELS = ("top", "phase", "task", "agent", "answer")
@@ -288,6 +288,21 @@ RUNNER = Kind(is_runner, _const({"oneOf": [
                                                                     "exclusiveMinimum": 0}},
          "^container_overrides$": {"type": "object"}}}]}),
     "`tmux`, `slurm` or {kind, ...}")
+# Like RUNNER, patternProperties: each entry is a value, not a level of its own.
+NOTIFY = Kind(notify.problem, _const({"type": "array", "items": {
+    "type": "object",
+    "propertyNames": {"enum": ["command", "webhook", "optional", "timeout", "retries"]},
+    "oneOf": [{"required": ["command"], "not": {"required": ["webhook"]}},
+              {"required": ["webhook"], "not": {"anyOf": [{"required": ["command"]},
+                                                           {"required": ["optional"]}]}}],
+    "patternProperties": {
+        "^command$": {"type": "array", "minItems": 1,
+                      "items": {"type": "string", "pattern": NAME_PATTERN}},
+        "^webhook$": {"type": "string", "pattern": "^https?://[^/?#]+"},
+        "^optional$": {"type": "boolean"},
+        "^timeout$": {"type": "number", "exclusiveMinimum": 0},
+        "^retries$": {"type": "integer", "minimum": 0, "maximum": 20}}}}),
+    "list of {command} or {webhook}")
 ANSWERS = Kind(is_answer_list, _const({"type": "array", "items": {"$ref": "#/$defs/answer"}}),
                "list of answers")
 
@@ -440,6 +455,11 @@ TOP = _level(
     _top("cleanup", one_of(("manual", "on-merge")), "on-merge: the heartbeat removes merged "
          "tasks' worktrees and branches itself", default="manual"),
     _top("labels", STR_MAP, "issue label -> phase name, for doit import", default={}),
+    _top("notify", NOTIFY, "where a person hears what needs them: each entry {command: "
+         "[program, args...]} (each event as one JSON line on its standard input, no shell) or "
+         "{webhook: URL} (each event as one JSON POST), with timeout (seconds, default 10) and "
+         "retries (default 3); optional: true skips a command whose program is not installed. "
+         "Events: needs_you, pr_opened, merged, done (see Notifications)"),
 )
 
 PHASE = _level(
