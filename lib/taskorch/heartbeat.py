@@ -29,6 +29,7 @@ from taskorch.runners import is_remote
 from taskorch.runners.base import Pane, RunnerError
 from taskorch.layout import write_atomic
 from taskorch.lifecycle import Event
+from taskorch.notify import journal as notifications
 from taskorch.state import TaskRow, epoch, stamp
 from taskorch.verify import Result, passed, prepare
 
@@ -491,4 +492,5 @@ STEPS: tuple[tuple[str, Callable[[Project], list[str]]], ...] = (
     ("cleanup", clean),
     ("advance", advance),
     ("schedule", wake_later),
+    ("notify", notifications.step),  # last: it reads what this tick changed from the journal
 )

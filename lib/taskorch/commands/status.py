@@ -12,6 +12,7 @@ from doit.exceptions import TaskFailed
 
 from taskorch import budget, lock, schedule, signals
 from taskorch.commands.usage import Verb
+from taskorch.notify import queue as notify_queue
 from taskorch.state import epoch, stamp
 from taskorch.terminal import echo, out
 from taskorch.project import NOT_STARTED, Project, View, tally
@@ -42,7 +43,7 @@ def span(seconds: float) -> str:
 
 def health(project: Project) -> dict[str, Any]:
     """Why nothing may be moving: the last tick, a lock held for long, retries whose time passed
-    with no heartbeat, and rows of tasks the manifest no longer has."""
+    with no heartbeat, rows of tasks the manifest no longer has, and failing notify sinks."""
     now, layout = time.time(), project.layout
     try:
         at, _, summary = layout.last_tick.read_text().strip().partition(" ")
@@ -64,6 +65,8 @@ def health(project: Project) -> dict[str, Any]:
         "budgetBlind": budget.blind(project),
         "notInManifest": [{"id": i, "status": r.status, "session": r.session, "reason": r.reason}
                           for i, r in sorted(project.orphans().items())],
+        # notification sinks whose last call failed (notify/queue.py)
+        "notify": notify_queue.health(layout),
     }
 
 
@@ -82,6 +85,8 @@ def health_line(h: dict[str, Any]) -> str:
     if h.get("budgetBlind"):
         parts.append("budget cannot see usage not reported by " + ", ".join(h["budgetBlind"])
                      + " (counted as 0)")
+    if h.get("notify"):
+        parts.append(notify_queue.health_text(h["notify"]))
     if h["notInManifest"]:
         parts.append("not in the manifest: " + ", ".join(
             f"{r['id']} ({r['status']})" for r in h["notInManifest"]))
