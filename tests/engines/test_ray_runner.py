@@ -4,13 +4,15 @@ real bare remote, over the Jobs HTTP API only. The jobs clone, run the agent and
 attempt's ref; the heartbeat here brings their work home, verifies and merges it, as for tmux.
 
 One test, one head: a head costs ~6 s of two cores to start (30 s when four start at once under
-`-n 4`), so the scenarios share it in order, the head's restart last. Two projects use it; each
+`-n 4`), so the scenarios share it in order. The head's restart, last, costs a second start and
+runs only with TASKORCH_RAY_RESTART=1. Two projects use it; each
 has its own key, so neither sees the other's jobs. Figures are printed (`-s`) and recorded in
 tests/engines/README.md.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -136,6 +138,8 @@ def test_agents_run_as_ray_jobs_to_merged_are_retried_stopped_and_survive_a_head
         assert [j["status"] for j in jobs_of(head, other)["p"]] == ["PENDING"]
 
         # -- the head goes down, then comes back with no job records ---------------------------
+        if not os.environ.get("TASKORCH_RAY_RESTART"):
+            return  # a second head start: 7-25 s more, so only when asked
         head.stop(keep_address=True)
         out = other.doit("heartbeat")
         assert "the runner cannot be asked" in out.stdout, out.stdout
