@@ -416,10 +416,11 @@ TOP = _level(
     _top("model", OPT_NAME, "the model passed to agents whose profile takes one"),
     _top("modelTier", OPT_STRING, "the skill's model tier (kept, not used)", attr="model_tier"),
     _top("socket", OPT_NAME, "a tmux socket path, instead of a private server per project"),
-    _top("runner", RUNNER, "where agents run: `tmux` on this machine, or `slurm` (or {kind: "
-         "slurm, partition: P, sbatch: [extra sbatch arguments]}): each attempt a Slurm batch "
-         "job that clones the repository, runs the agent and pushes its work to the "
-         "attempt's own ref; only non-interactive agent profiles", default="tmux"),
+    _top("runner", RUNNER, "where agents run: `tmux` on this machine, or each attempt a job "
+         "that clones the repository, runs the agent and pushes its work to the attempt's own "
+         "ref: `slurm` (or {kind: slurm, partition, sbatch}), {kind: ray, address, resources} "
+         "or {kind: batch, job_queue, task_definition, cluster, ...}; only non-interactive "
+         "agent profiles (see Beyond one machine)", default="tmux"),
     _top("base", NAME, "the branch worktrees start from and work is merged into", default="main"),
     _top("agent", TEXT, "the agent profile tasks use: a built-in (codex, codex-exec, claude, "
          "claude-p, aider, demo) or one under agents", default="codex"),
