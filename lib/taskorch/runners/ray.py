@@ -63,7 +63,7 @@ class RayRunner:
         try:
             self._call("POST", "/api/jobs/", body)
         except _Refused as exc:
-            if "already exists" not in exc.body:  # the same attempt submitted twice: one job
+            if "already exists" not in exc.body:  # else this attempt was submitted before: one job
                 raise RunnerError(f"Ray refused job {job}: {exc}") from None
         if f"\n{BEGIN}{job}\n" not in "\n" + _read(log, tail=4096):
             with log.open("a", encoding="utf-8") as out:
@@ -76,7 +76,10 @@ class RayRunner:
         panes = {}
         for session, job in self._newest().items():
             if job.get("status") in ENDED:
-                self._copy_log(session, job)
+                try:
+                    self._copy_log(session, job)
+                except _Refused:
+                    pass  # its logs are gone (a lost node): its exit code still counts
             panes[session] = _pane(session, job)
         return panes
 
