@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from taskorch.runners import batch_shapes
 from taskorch.runners.base import Pane, RunnerError, session_prefix
+from taskorch.runners.remote import RemoteRunner
 
 ACTIVE = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 CONNECT_TIMEOUT = 5.0  # seconds: an endpoint that does not answer is an error, not a wait
@@ -38,12 +39,11 @@ ATTEMPT_REF = re.compile(r"/a(\d+)-job$")  # ship.job_ref: refs/taskorch/<task>/
 NAME = re.compile(r"(.+)-a(\d+)")  # batch_shapes.job_name: <session>-a<N>
 
 
-class BatchRunner:
-    remote = True  # agents run elsewhere: their work comes back through the attempt's ref
+class BatchRunner(RemoteRunner):
+    engine = "Batch"  # a running job's output is in CloudWatch until it ends: capture shows less
 
     def __init__(self, key: str, log_of: Callable[[str], Path], options: dict[str, Any]) -> None:
-        self.key = key
-        self.log_of = log_of  # a session's log file: logs/<task>.log in the work directory
+        super().__init__(key, log_of)  # logs/<task>.log in the work directory
         self.queue: str = options["job_queue"]
         self.task_definition: str = options["task_definition"]
         self.cluster: str = options["cluster"]
@@ -212,32 +212,6 @@ class BatchRunner:
             token = page.get("nextForwardToken")
         return lines
 
-    def alive(self, session: str) -> bool:
-        return False  # a job list_jobs does not show is not running
-
-    def reads_terminal(self, pane: Pane) -> bool:
-        return False  # a batch job has no terminal
-
-    def capture(self, sessions: list[str], lines: int = 50) -> dict[str, str]:
-        """The end of each task's log; a running job's output is in CloudWatch until it ends."""
-        out = {}
-        for session in sessions:
-            try:
-                text = self.log_of(session).read_text(errors="replace")
-            except OSError:
-                continue
-            out[session] = "\n".join(text.splitlines()[-(40 + lines):])
-        return out
-
-    def send(self, session: str, text: str) -> None:
-        raise RunnerError("a Batch job takes no input")
-
-    def press(self, session: str, keys: tuple[str, ...]) -> None:
-        raise RunnerError("a Batch job takes no input")
-
-    def reap(self) -> None:
-        pass
-
     # --- stopping -----------------------------------------------------------------------------
 
     def stop(self, session: str) -> None:
@@ -257,9 +231,6 @@ class BatchRunner:
                                   f"still {running[0]['status']} {STOP_WAIT:g} s after "
                                   "terminate_job")
             time.sleep(1.0)
-
-    def attach_argv(self, session: str) -> list[str]:
-        return ["tail", "-f", str(self.log_of(session))]
 
     def kill_server(self) -> bool:
         for session in self.snapshot():

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from taskorch.runners.base import Pane, RunnerError, session_prefix
+from taskorch.runners.remote import RemoteRunner
 
 TIMEOUT = 30.0  # seconds for one API call: a head that does not answer is an error
 STOP_WAIT = 15.0
@@ -44,12 +45,11 @@ def submission_id(session: str, argv: list[str]) -> str:
     return f"{session}-{hashlib.sha1(json.dumps(argv).encode()).hexdigest()[:12]}"
 
 
-class RayRunner:
-    remote = True  # agents run elsewhere: their work comes back through the attempt's ref
+class RayRunner(RemoteRunner):
+    engine = "Ray"  # its stdin is /dev/null
 
     def __init__(self, key: str, log_of: Callable[[str], Path], options: dict[str, Any]) -> None:
-        self.key = key
-        self.log_of = log_of  # a session's log file, on this machine
+        super().__init__(key, log_of)  # a session's log file, on this machine: copied from Ray
         self.address = str(options["address"]).rstrip("/")
         self.resources = dict(options.get("resources") or {})
 
@@ -99,33 +99,13 @@ class RayRunner:
                 newest[session] = job
         return newest
 
-    def alive(self, session: str) -> bool:
-        return False  # a job the head does not list is not running (a restarted head kills them)
-
-    def reads_terminal(self, pane: Pane) -> bool:
-        return False  # a Ray job's stdin is /dev/null
-
     def capture(self, sessions: list[str], lines: int = 50) -> dict[str, str]:
         """The end of each job's output, fetched into its log first: what a screen would show."""
         wanted = set(sessions)
         for session, job in self._newest().items():
             if session in wanted:
                 self._copy_log(session, job)
-        out = {}
-        for session in sessions:
-            text = _read(self.log_of(session))
-            if text:
-                out[session] = "\n".join(text.splitlines()[-(40 + lines):])
-        return out
-
-    def send(self, session: str, text: str) -> None:
-        raise RunnerError("a Ray job takes no input")
-
-    def press(self, session: str, keys: tuple[str, ...]) -> None:
-        raise RunnerError("a Ray job takes no input")
-
-    def reap(self) -> None:
-        pass
+        return super().capture(sessions, lines)
 
     def stop(self, session: str) -> None:
         """Stop every unended job of the session and wait until Ray reports them ended."""

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from taskorch.runners.base import Pane, RunnerError, session_prefix
+from taskorch.runners.remote import RemoteRunner
 
 TIMEOUT = 30.0  # seconds for one Slurm command: a controller that does not answer is an error
 ACTIVE = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED",
@@ -25,13 +26,12 @@ ACTIVE = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUE
 STOP_WAIT = 15.0
 
 
-class SlurmRunner:
-    remote = True  # agents run elsewhere: their work comes back through the attempt's ref
+class SlurmRunner(RemoteRunner):
+    engine = "Slurm"
 
     def __init__(self, key: str, log_of: Callable[[str], Path], partition: str | None = None,
                  sbatch: tuple[str, ...] = ()) -> None:
-        self.key = key
-        self.log_of = log_of  # a session's log file (shared with the workers)
+        super().__init__(key, log_of)  # the log is on the file system the workers share
         self.options = ((f"--partition={partition}",) if partition else ()) + tuple(sbatch)
 
     def start(self, session: str, argv: list[str], cwd: Path, log: Path) -> str:
@@ -67,32 +67,6 @@ class SlurmRunner:
         code, signal = (job.get("ExitCode") or "0:0").split(":")
         return Pane(name, True, int(code), int(signal) or None, None, None)
 
-    def alive(self, session: str) -> bool:
-        return False  # a job the controller does not list is not running
-
-    def reads_terminal(self, pane: Pane) -> bool:
-        return False  # a batch job has no terminal
-
-    def capture(self, sessions: list[str], lines: int = 50) -> dict[str, str]:
-        """The end of each job's log: what a screen would show."""
-        out = {}
-        for session in sessions:
-            try:
-                text = self.log_of(session).read_text(errors="replace")
-            except OSError:
-                continue
-            out[session] = "\n".join(text.splitlines()[-(40 + lines):])
-        return out
-
-    def send(self, session: str, text: str) -> None:
-        raise RunnerError("a Slurm job takes no input")
-
-    def press(self, session: str, keys: tuple[str, ...]) -> None:
-        raise RunnerError("a Slurm job takes no input")
-
-    def reap(self) -> None:
-        pass
-
     def stop(self, session: str) -> None:
         self._call("scancel", f"--name={session}")
         deadline = time.monotonic() + STOP_WAIT
@@ -101,9 +75,6 @@ class SlurmRunner:
             if time.monotonic() > deadline:
                 raise RunnerError(f"Slurm job {session} still runs {STOP_WAIT:g} s after scancel")
             time.sleep(0.2)
-
-    def attach_argv(self, session: str) -> list[str]:
-        return ["tail", "-f", str(self.log_of(session))]
 
     def kill_server(self) -> bool:
         for name in self.snapshot():

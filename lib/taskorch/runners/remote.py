@@ -1,0 +1,51 @@
+"""What every remote runner (Slurm, Ray, Batch) shares: its agents run elsewhere, as jobs with no
+terminal, and their output ends up in the task's log file here, which stands for the screen.
+
+A subclass names its engine and implements start, snapshot, stop and kill_server; the rest of
+the Runner Protocol is answered here once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from taskorch.runners.base import Pane, RunnerError
+
+
+class RemoteRunner:
+    remote = True  # agents run elsewhere: their work comes back through the attempt's ref
+    engine = "remote"  # the engine's name, in messages
+
+    def __init__(self, key: str, log_of: Callable[[str], Path]) -> None:
+        self.key = key
+        self.log_of = log_of  # a session's log file, where its jobs' output is kept
+
+    def alive(self, session: str) -> bool:
+        return False  # a job the engine does not list is not running
+
+    def reads_terminal(self, pane: Pane) -> bool:
+        return False  # a job has no terminal
+
+    def capture(self, sessions: list[str], lines: int = 50) -> dict[str, str]:
+        """The end of each session's log: what a screen would show."""
+        out = {}
+        for session in sessions:
+            try:
+                text = self.log_of(session).read_text(errors="replace")
+            except OSError:
+                continue
+            out[session] = "\n".join(text.splitlines()[-(40 + lines):])
+        return out
+
+    def send(self, session: str, text: str) -> None:
+        raise RunnerError(f"a {self.engine} job takes no input")
+
+    def press(self, session: str, keys: tuple[str, ...]) -> None:
+        raise RunnerError(f"a {self.engine} job takes no input")
+
+    def reap(self) -> None:
+        pass  # engines do not miss exits the way tmux does
+
+    def attach_argv(self, session: str) -> list[str]:
+        return ["tail", "-f", str(self.log_of(session))]
