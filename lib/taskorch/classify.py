@@ -44,7 +44,7 @@ def last_words(exit: Exit | None) -> str:
 
 @dataclass(frozen=True)
 class Observation:
-    pane: Pane | None     # None: the session (or the whole tmux server) is gone
+    pane: Pane | None     # None: the runner no longer lists the session (or cannot be reached)
     exit: Exit | None     # from the wrapper's exit file, or the dead pane
     says: str             # what the screen shows: 'waiting:<question>', 'error:<line>', 'idle', ''
     steady: bool          # the screen is the same as at the previous look
@@ -125,12 +125,12 @@ def classify(obs: Observation, profile: AgentProfile, stall_seconds: float) -> V
         return Verdict("failed", f"the agent {obs.exit.describe()}")
     if obs.pane is None and obs.alive:
         return Verdict("unseen", "its session cannot be seen, but its agent still runs; left "
-                       "alone (is the tmux socket gone?)")
+                       "alone (has the runner lost sight of it? a deleted socket, say)")
     if obs.pane is None:
-        return Verdict("lost", "its session is gone (the session or the tmux server ended, and "
-                       "its agent with them)")
+        return Verdict("lost", "its session is gone (its runner no longer lists it, and its "
+                       "agent is not running)")
     if obs.pane.dead:
-        return Verdict("failed", "the agent exited and tmux did not record its status")
+        return Verdict("failed", "the agent exited and its runner did not record its status")
     if obs.says.startswith("waiting:"):
         question = obs.says.split(":", 1)[1]
         return Verdict("waiting", f"waiting for input: {question}", question)
