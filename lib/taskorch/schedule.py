@@ -27,7 +27,7 @@ POLL = 2.0     # how often a sleeper checks that it is still wanted
 MARGIN = 0.5   # stored times have whole seconds: wake just after, not just before
 # A job on Slurm, Ray or Batch ends where no hook of ours runs: while one runs, the heartbeat
 # looks again this often, so a dependent waits at most this long plus one tick, not for cron.
-REMOTE_POLL = 10.0
+REMOTE_POLL = float(os.environ.get("TASKORCH_REMOTE_POLL") or 10.0)
 
 
 def pending(layout: Layout) -> float | None:

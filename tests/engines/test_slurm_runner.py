@@ -88,7 +88,7 @@ def test_a_dependent_starts_after_its_job_ends_with_no_heartbeat_by_hand(control
                                                                          slurm_cluster):  # noqa: F811
     """No hook of ours runs where a job ends: while jobs run, a delayed heartbeat looks again
     every schedule.REMOTE_POLL seconds, so nothing waits for cron."""
-    control.env.update(slurm_cluster.env())
+    control.env.update(slurm_cluster.env(), TASKORCH_REMOTE_POLL="2")  # 10 s by default
     tasks = [{"id": "a", "title": "A", "files": ["a.txt"]},
              {"id": "b", "title": "B", "files": ["b.txt"], "dependsOn": ["a"]}]
     control.write(manifest([tasks], repo=str(remote), **{**QUICK, "hook": True}))
