@@ -2,8 +2,9 @@
 N live agents, how long a submit takes, and how long a dependent waits after its predecessor's
 job ends.
 
-Slurm is a real one-node cluster in private namespaces (tests/engines/slurm_cluster.py; needs
-root and `bash tests/engines/slurm/install.sh`). Each scenario gets its own control directory and
+Slurm is a real one-node cluster and Ray a real head, each in private namespaces
+(tests/engines/; needs root, `bash tests/engines/slurm/install.sh` and
+`bash tests/engines/ray/install.sh`). Each scenario gets its own control directory and
 bare remote; the tmux server and the cluster are stopped at the end, even on errors.
 
 - **tick**: N agents that sleep, all running; the median of `--repeat` heartbeats (whole
@@ -14,12 +15,14 @@ bare remote; the tmux server and the cluster are stopped at the end, even on err
   start, with the hook on and no heartbeat run by hand (tmux: the exit hook; Slurm: the 10 s
   poll).
 
-    python bench/remote_scale.py [--jobs 200] [--repeat 5] [--latency-runs 3]
+    python bench/remote_scale.py [--jobs 200] [--ray-jobs 50] [--repeat 5] [--latency-runs 3]
+                                 [--engines tmux,slurm,ray]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -33,8 +36,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "engines"))
+from agent_latency import remote as bare_remote  # noqa: E402 (a bare remote with main)
 from heartbeat import stop as stop_tmux  # noqa: E402
 from plan_launch import control_dir, machine  # noqa: E402
+from ray_head import RayHead  # noqa: E402
 from slurm_cluster import SlurmCluster  # noqa: E402
 
 from taskorch.project import Project  # noqa: E402
@@ -42,19 +47,9 @@ from taskorch.project import Project  # noqa: E402
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(86400)"]
 
 
-def bare_remote(where: Path) -> Path:
-    bare, seed = where / "remote.git", where / "seed"
-    for argv in (["git", "init", "-q", "--bare", "-b", "main", str(bare)],
-                 ["git", "init", "-q", "-b", "main", str(seed)],
-                 ["git", "-C", str(seed), "-c", "user.name=b", "-c", "user.email=b@b",
-                  "commit", "-q", "--allow-empty", "-m", "start"],
-                 ["git", "-C", str(seed), "push", "-q", str(bare), "main"]):
-        subprocess.run(argv, check=True, capture_output=True)
-    return bare
-
-
-def manifest(runner: str, bare: Path, tasks: list[dict[str, Any]], hook: bool) -> dict[str, Any]:
-    return {"project": f"bench-{runner}", "repo": str(bare), "runner": runner, "hook": hook,
+def manifest(runner: Any, bare: Path, tasks: list[dict[str, Any]], hook: bool) -> dict[str, Any]:
+    name = runner if isinstance(runner, str) else runner["kind"]
+    return {"project": f"bench-{name}", "repo": str(bare), "runner": runner, "hook": hook,
             "agent": "sleeper", "agents": {"sleeper": {"command": SLEEPER}},
             "max_parallel": len(tasks), "stall_minutes": 100_000, "merge": "auto",
             "phases": [{"name": "Phase 1", "tasks": tasks}]}
@@ -80,7 +75,7 @@ def running(control: Path, env: dict[str, str], n: int, timeout: float = 600) ->
         time.sleep(1)
 
 
-def tick_and_submit(runner: str, n: int, repeat: int, env: dict[str, str],
+def tick_and_submit(runner: Any, n: int, repeat: int, env: dict[str, str],
                     where: Path) -> dict[str, float]:
     (where / "control").mkdir(parents=True)
     tasks = [{"id": f"t{i}", "title": f"T{i}", "files": [f"f{i}.txt"]} for i in range(n)]
@@ -99,7 +94,7 @@ def tick_and_submit(runner: str, n: int, repeat: int, env: dict[str, str],
         stop(Project.load(control / "orchestrator.yaml"))
 
 
-def exit_to_dependent(runner: str, env: dict[str, str], where: Path) -> float:
+def exit_to_dependent(runner: Any, env: dict[str, str], where: Path) -> float:
     (where / "control").mkdir(parents=True)
     tasks = [{"id": "A", "title": "A", "files": ["a.txt"], "agent": "demo"},
              {"id": "B", "title": "B", "files": ["b.txt"], "dependsOn": ["A"]}]
@@ -137,26 +132,38 @@ def ended_at(workdir: Path) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--ray-jobs", type=int, default=50,
+                        help="Ray's supervisor is ~65 MB a job: fewer than for Slurm")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--latency-runs", type=int, default=3)
+    parser.add_argument("--engines", default="tmux,slurm,ray")
     args = parser.parse_args()
     print(machine())
     base = {k: v for k, v in os.environ.items() if k != "TASKORCH_MANIFEST"}
     top = Path(tempfile.mkdtemp(prefix="remote-scale-"))
+    engines = args.engines.split(",")
     try:
-        with SlurmCluster(top / "slurm", cpus=args.jobs + 8) as cluster:
-            envs = {"tmux": base, "slurm": {**base, **cluster.env()}}
-            # this process asks the runners too (waiting for agents, stopping them)
-            os.environ.update(cluster.env())
-            for runner, env in envs.items():
-                got = tick_and_submit(runner, args.jobs, args.repeat, env, top / f"tick-{runner}")
-                print(f"{runner:<6} {args.jobs} agents: heartbeat {got['heartbeat']:.2f} s "
+        with contextlib.ExitStack() as stack:
+            scenarios: dict[str, tuple[Any, dict[str, str], int]] = {}
+            if "tmux" in engines:
+                scenarios["tmux"] = ("tmux", base, args.jobs)
+            if "slurm" in engines:
+                cluster = stack.enter_context(SlurmCluster(top / "slurm", cpus=args.jobs + 8))
+                os.environ.update(cluster.env())  # this process asks the runner too
+                scenarios["slurm"] = ("slurm", {**base, **cluster.env()}, args.jobs)
+            if "ray" in engines:
+                head = stack.enter_context(RayHead(top / "ray", cpus=args.ray_jobs + 8))
+                scenarios["ray"] = ({"kind": "ray", "address": head.address}, base,
+                                    args.ray_jobs)
+            for name, (runner, env, n) in scenarios.items():
+                got = tick_and_submit(runner, n, args.repeat, env, top / f"tick-{name}")
+                print(f"{name:<6} {n} agents: heartbeat {got['heartbeat']:.2f} s "
                       f"(tick {got['tick']:.2f} s), submit {got['submit'] * 1000:.0f} ms each",
                       flush=True)
-            for runner, env in envs.items():
-                waits = [exit_to_dependent(runner, env, top / f"latency-{runner}-{i}")
+            for name, (runner, env, _) in scenarios.items():
+                waits = [exit_to_dependent(runner, env, top / f"latency-{name}-{i}")
                          for i in range(args.latency_runs)]
-                print(f"{runner:<6} exit to dependent: median {statistics.median(waits):.2f} s, "
+                print(f"{name:<6} exit to dependent: median {statistics.median(waits):.2f} s, "
                       f"max {max(waits):.2f} s ({len(waits)} runs)", flush=True)
     finally:
         shutil.rmtree(top, ignore_errors=True)
