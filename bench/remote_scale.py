@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +109,7 @@ def exit_to_dependent(runner: Any, env: dict[str, str], where: Path) -> float:
             if time.monotonic() > deadline:
                 raise SystemExit(f"{runner}: B never started; see {workdir}/heartbeat.log")
             time.sleep(0.05)
-        ended = ended_at(workdir)
+        ended = ended_at(workdir, runner)
         return (workdir / "runs" / "B" / "attempt-1.json").stat().st_mtime - ended
     finally:
         stop(Project.load(control / "orchestrator.yaml"))
@@ -121,9 +123,16 @@ def stop(project: Project) -> None:
         stop_tmux(project)
 
 
-def ended_at(workdir: Path) -> float:
-    """When A's agent ended: the job's RESULT line is written as it ends; locally, the exit
-    file. Both are the last thing written for the attempt."""
+def ended_at(workdir: Path, runner: Any) -> float:
+    """When A's agent ended. tmux: its exit file, written as it exits. Slurm: its log, which
+    the job writes on the shared disk as it ends. Ray: the job's own end time, since its log
+    is copied here only when the heartbeat sees the end."""
+    if isinstance(runner, dict) and runner["kind"] == "ray":
+        with urllib.request.urlopen(f"{runner['address']}/api/jobs/", timeout=30) as resp:
+            jobs = json.loads(resp.read())
+        return max(j["end_time"] / 1000 for j in jobs
+                   if str((j.get("metadata") or {}).get("taskorch_session", "")).endswith("-A")
+                   and j.get("end_time"))
     exit_file = workdir / "runs" / "A" / "attempt-1.exit"
     log = workdir / "logs" / "A.log"
     return min(p.stat().st_mtime for p in (exit_file, log) if p.exists())

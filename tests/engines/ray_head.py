@@ -44,6 +44,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from namespaces import die_with_parent, processes_in
+
 VENV = Path(subprocess.run(["bash", str(Path(__file__).parent / "ray" / "install.sh"), "--venv"],
                            capture_output=True, text=True).stdout.strip() or
             "/opt/taskorch-engines/ray-venv")
@@ -73,11 +75,6 @@ def installed() -> str | None:
         if not shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"):
             return f"{tool} is missing"
     return None
-
-
-def _die_with_parent() -> None:
-    # If the test process dies, unshare gets SIGKILL, and --kill-child takes the namespace down.
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class RayHead:
@@ -126,7 +123,7 @@ class RayHead:
         self.proc = subprocess.Popen(
             ["unshare", "--pid", "--net", "--mount", "--fork", "--mount-proc", "--kill-child",
              str(init)], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=open(self.path / "unshare.log", "ab"), preexec_fn=_die_with_parent,
+            stderr=open(self.path / "unshare.log", "ab"), preexec_fn=die_with_parent,
             start_new_session=True)
         try:
             self._find_init()
@@ -199,20 +196,7 @@ class RayHead:
 
     def processes(self) -> list[str]:
         """`pid command` of every host process in the head's PID namespace."""
-        if not self.pidns:
-            return []
-        found = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                if os.readlink(f"/proc/{entry}/ns/pid") != self.pidns:
-                    continue
-                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
-            except OSError:
-                continue
-            found.append(f"{entry} {cmd.decode(errors='replace').strip()}")
-        return found
+        return processes_in(self.pidns)
 
     def logs(self) -> str:
         """The tails of init's, the dashboard's and the job agent's logs."""

@@ -26,7 +26,6 @@ their exit codes, and every finished job is also a line in `<dir>/jobcomp.txt`.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import shutil
@@ -38,6 +37,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+
+from namespaces import die_with_parent, processes_in
 
 CLIENTS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "sinfo", "srun")
 HOSTNAME = "taskorch-slurm"
@@ -85,12 +86,6 @@ def installed() -> str | None:
         if not shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"):
             return f"{tool} is missing: run tests/engines/slurm/install.sh"
     return None
-
-
-def _die_with_parent() -> None:
-    # If the test process dies, unshare gets SIGKILL, and --kill-child takes the namespace down.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class SlurmCluster:
@@ -146,7 +141,7 @@ class SlurmCluster:
              "--kill-child", str(init)],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(self.path / "log" / "unshare.log", "ab"),
-            preexec_fn=_die_with_parent, start_new_session=True)
+            preexec_fn=die_with_parent, start_new_session=True)
         try:
             self._find_init()
             self._write_wrappers()
@@ -216,20 +211,7 @@ class SlurmCluster:
 
     def processes(self) -> list[str]:
         """`pid command` of every host process in the cluster's PID namespace."""
-        if not self.pidns:
-            return []
-        found = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                if os.readlink(f"/proc/{entry}/ns/pid") != self.pidns:
-                    continue
-                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
-            except OSError:
-                continue
-            found.append(f"{entry} {cmd.decode(errors='replace').strip()}")
-        return found
+        return processes_in(self.pidns)
 
     def job(self, job_id: str) -> dict[str, str]:
         """`scontrol show job` as a dict (JobState, ExitCode, ...); {} once the record is gone."""

@@ -11,20 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import wait_for
 from slurm_cluster import slurm_cluster  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.slurm
-
-
-def wait(predicate, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def host_processes(token: str) -> list[str]:
@@ -62,9 +52,9 @@ def test_a_job_runs_as_us_on_our_files_and_reports_its_exit_code(slurm_cluster, 
         out = subprocess.run(["squeue", "--noheader", "--format=%i %T", "--jobs", job], env=env,
                              capture_output=True, text=True, check=True).stdout.split()
         return out == [job, "RUNNING"]
-    wait(running, what="the job RUNNING in squeue")
+    wait_for(running, what="the job RUNNING in squeue")
     gate.touch()
-    record = wait(lambda: (j := slurm_cluster.job(job)).get("JobState") not in
+    record = wait_for(lambda: (j := slurm_cluster.job(job)).get("JobState") not in
                   (None, "PENDING", "RUNNING", "COMPLETING") and j, what="the job finished")
     assert record["JobState"] == "FAILED" and record["ExitCode"] == "3:0", record
     # One squeue covers finished jobs too, while their records live (MinJobAge).
@@ -95,13 +85,13 @@ def test_scancel_ends_the_job_and_its_process_tree(slurm_cluster, tmp_path):
     job = subprocess.run(["sbatch", "--parsable", f"--output={tmp_path}/long.log", "--wrap", script],
                          cwd=tmp_path, env=env, capture_output=True, text=True,
                          check=True).stdout.strip()
-    wait(lambda: len(host_processes(token)) >= 4, what="the job's processes")
+    wait_for(lambda: len(host_processes(token)) >= 4, what="the job's processes")
     t0 = time.monotonic()
     subprocess.run(["scancel", job], env=env, check=True)
-    wait(lambda: host_processes(token) == host_processes(daemon), timeout=15,
+    wait_for(lambda: host_processes(token) == host_processes(daemon), timeout=15,
          what="the job's processes to end")
     gone = time.monotonic() - t0
-    record = wait(lambda: (j := slurm_cluster.job(job)).get("JobState") not in
+    record = wait_for(lambda: (j := slurm_cluster.job(job)).get("JobState") not in
                   ("RUNNING", "COMPLETING") and j, what="the job record to settle")
     assert record["JobState"] == "CANCELLED", record
     print(f"scancel: processes gone in {gone:.2f}s")
