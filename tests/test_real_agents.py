@@ -26,7 +26,7 @@ import pytest
 
 from conftest import ROOT, manifest, wait_for
 from test_doctor import real_agents_path
-from test_heartbeat import beat_until
+from test_heartbeat import beat_until as beat_often
 
 sys.path.insert(0, str(ROOT / "tests" / "realagents"))
 from model_server import ModelServer, Script  # noqa: E402
@@ -44,6 +44,11 @@ def model(tmp_path: Path):  # type: ignore[no-untyped-def]
     server = ModelServer({"default": []}, log_path=tmp_path / "requests.jsonl").start()
     yield server
     server.stop()
+
+
+def beat_until(control, predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    """test_heartbeat.beat_until at a real agent's pace: a look every second, not ten."""
+    return beat_often(control, predicate, timeout=timeout, what=what, interval=1.0)
 
 
 def script(server: ModelServer, steps: list[dict]) -> None:

@@ -24,7 +24,14 @@ import pytest
 from conftest import AGENTS, DONE, Control, agent_profile, manifest
 from ray_head import RayHead, ray_head  # noqa: F401 (the fixture)
 from taskorch.runners.ray import RayRunner
-from test_heartbeat import beat_until, journal
+from test_heartbeat import beat_until as beat_often, journal
+
+
+
+def beat_until(control, predicate, timeout: float = 40):  # type: ignore[no-untyped-def]
+    """test_heartbeat.beat_until at a job's pace: jobs take seconds; each look costs CPU."""
+    return beat_often(control, predicate, timeout=timeout, interval=0.5)
+
 
 pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]  # one head per run
 HANG = {"command": [sys.executable, str(AGENTS / "hang.py")]}

@@ -13,7 +13,14 @@ import pytest
 
 from conftest import AGENTS, DONE, agent_profile, manifest, wait_for
 from slurm_cluster import slurm_cluster  # noqa: F401 (the fixture)
-from test_heartbeat import beat_until, journal
+from test_heartbeat import beat_until as beat_often, journal
+
+
+
+def beat_until(control, predicate, timeout: float = 40):  # type: ignore[no-untyped-def]
+    """test_heartbeat.beat_until at a job's pace: jobs take seconds; each look costs CPU."""
+    return beat_often(control, predicate, timeout=timeout, interval=0.5)
+
 
 pytestmark = pytest.mark.slurm
 QUICK = {"stall_minutes": 5, "retry_backoff_seconds": 0, "hook": False, "merge": "auto",
