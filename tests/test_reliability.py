@@ -1,6 +1,6 @@
 """Reliability: the 12-task flow to merged while a seeded fault injector acts between heartbeats.
 
-`python -m pytest tests/test_reliability.py --faults 200` is the long run; CI injects 20. After
+`python -m pytest tests/test_reliability.py --faults 200` is the long run; CI injects 10. After
 the faults stop every task must reach merged, with no task ever running two agents, no commit
 lost, a journal without gaps, and SQLite's integrity check ok.
 """
