@@ -33,19 +33,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                           "(CI: a 401 it gives up on at once)")
 
 
-# The longest tests go first: xdist hands tests out in collection order, and a 40 s test that
-# starts last keeps the whole run waiting on one worker (about a minute of 9 on 2 cores).
-SLOW_FIRST = ("engines/", "test_real_", "test_reliability", "test_faults", "test_soak",
-              "test_flow", "test_stack", "test_batch_runner", "test_notify")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def slow(item: pytest.Item) -> int:
-        path = item.nodeid.split("::")[0]
-        return next((i for i, part in enumerate(SLOW_FIRST) if part in path), len(SLOW_FIRST))
-    items.sort(key=slow)
-
-
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
              what: str = "condition") -> Any:
     """Poll until predicate() is truthy; fail the test with `what` after `timeout` seconds."""
