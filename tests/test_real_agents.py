@@ -216,7 +216,7 @@ def test_an_interactive_turn_that_ends_is_heard_and_merged(control, remote, mode
     theirs = tmp_path / "users-own-hook.jsonl"
     start(control, remote, model, tmp_path, profile, EDIT, hook=True,
           prepare=lambda control: users_own_hook(control, profile, theirs))
-    wait_for(lambda: control.status()["a"]["status"] in ("merged", "error", "stuck"),
+    wait_for(lambda: control.peek()["a"]["status"] in ("merged", "error", "stuck"),
              timeout=90, interval=0.5,
              what=f"{profile}'s hook to start the heartbeat that merges it")
     status = control.status()

@@ -57,7 +57,7 @@ def beat_until(control, predicate, timeout: float, what: str):  # type: ignore[n
     four of these tests share two cores."""
     def step():  # type: ignore[no-untyped-def]
         control.doit("heartbeat")
-        status = control.status()
+        status = control.peek()
         return status if predicate(status) else None
     return wait_for(step, timeout=timeout, interval=0.5, what=what)
 

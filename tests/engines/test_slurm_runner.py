@@ -100,7 +100,7 @@ def test_a_dependent_starts_after_its_job_ends_with_no_heartbeat_by_hand(control
              {"id": "b", "title": "B", "files": ["b.txt"], "dependsOn": ["a"]}]
     control.write(manifest([tasks], repo=str(remote), **{**QUICK, "hook": True}))
     control.doit("launch")
-    wait_for(lambda: all(t["status"] == "merged" for t in control.status().values()),
+    wait_for(lambda: all(t["status"] == "merged" for t in control.peek().values()),
              timeout=90, interval=1, what="both jobs to be merged by scheduled heartbeats")
 
 
