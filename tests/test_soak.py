@@ -21,7 +21,7 @@ DEMO = {"command": [sys.executable, "-m", "taskorch.demo_agent", "{prompt_file}"
 
 @pytest.mark.timeout(3600)  # the long runs; every wait inside has its own limit
 def test_soak_to_merged(control, remote, request):
-    size = 100 if request.config.getoption("--soak") else 20
+    size = 100 if request.config.getoption("--soak") else 12
     files = [f"src/m{i % (size // 3)}.py" for i in range(size)]  # hot files: chains of ~3
     tasks = [{"id": f"s{i}", "title": f"soak {i}", "files": [files[i]]} for i in range(size)]
     control.write(manifest([tasks[: size // 2], tasks[size // 2:]], repo=str(remote), agent="d",

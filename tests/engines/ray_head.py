@@ -346,8 +346,13 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
 # `from ray_head import ray_head`. Module-scoped: a head costs ~6 s of two cores to start, and
 # each test's project has its own key, so tests sharing a head never see each other's jobs.
 @pytest.fixture(scope="module")
-def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayHead]:
+def ray_head(tmp_path_factory: pytest.TempPathFactory,
+             request: pytest.FixtureRequest) -> Iterator[RayHead]:
     """A started Ray head; stopped, with no process left, whatever the tests did."""
+    if not request.config.getoption("--ray"):
+        # A head and its jobs took about a minute of both cores, and pushed the default run
+        # past its 10 minutes: the Ray suite runs with --ray (issue 11 is still open).
+        pytest.skip("the Ray engine tests run with --ray")
     why = installed()
     if why:
         pytest.skip(f"Ray test head: {why}")
