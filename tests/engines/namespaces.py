@@ -6,7 +6,10 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import subprocess
+import time
 from pathlib import Path
+from typing import Callable
 
 
 def die_with_parent() -> None:
@@ -31,3 +34,26 @@ def processes_in(pidns: str | None) -> list[str]:
             continue
         found.append(f"{entry} {cmd.decode(errors='replace').strip()}")
     return found
+
+
+def find_init(proc: subprocess.Popen, logs: Callable[[], str]) -> tuple[int, str, str]:
+    """(pid, pid namespace, net namespace) of the init that `unshare` (proc) forked, once it is
+    in namespaces of its own; `logs` explains an unshare that exited instead."""
+    deadline = time.monotonic() + 10
+    unshare = proc.pid
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"unshare exited {proc.returncode}\n{logs()}")
+        try:
+            children = Path(f"/proc/{unshare}/task/{unshare}/children").read_text().split()
+            if children:
+                pid = int(children[0])
+                pidns = os.readlink(f"/proc/{pid}/ns/pid")
+                netns = os.readlink(f"/proc/{pid}/ns/net")
+                if pidns != os.readlink("/proc/self/ns/pid") and \
+                        netns != os.readlink("/proc/self/ns/net"):
+                    return pid, pidns, netns
+        except OSError:
+            pass
+        time.sleep(0.005)
+    raise RuntimeError("the namespace's init did not appear")

@@ -44,7 +44,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from namespaces import die_with_parent, processes_in
+from namespaces import die_with_parent, find_init, processes_in
 
 VENV = Path(subprocess.run(["bash", str(Path(__file__).parent / "ray" / "install.sh"), "--venv"],
                            capture_output=True, text=True).stdout.strip() or
@@ -229,26 +229,8 @@ class RayHead:
 
     def _find_init(self) -> None:
         assert self.proc
-        deadline = time.monotonic() + 10
-        unshare = self.proc.pid
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"unshare exited {self.proc.returncode}\n{self.logs()}")
-            try:
-                children = Path(f"/proc/{unshare}/task/{unshare}/children").read_text().split()
-                if children:
-                    pid = int(children[0])
-                    pidns = os.readlink(f"/proc/{pid}/ns/pid")
-                    netns = os.readlink(f"/proc/{pid}/ns/net")
-                    if pidns != os.readlink("/proc/self/ns/pid") and \
-                            netns != os.readlink("/proc/self/ns/net"):
-                        self.init_pid, self.pidns = pid, pidns
-                        self.netns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
-                        return
-            except OSError:
-                pass
-            time.sleep(0.005)
-        raise RuntimeError("the namespace's init did not appear")
+        self.init_pid, self.pidns, _ = find_init(self.proc, self.logs)
+        self.netns_fd = os.open(f"/proc/{self.init_pid}/ns/net", os.O_RDONLY)
 
     def _bridge(self) -> None:
         """Listen on the host's 127.0.0.1 and forward each connection into the namespace."""

@@ -38,7 +38,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from namespaces import die_with_parent, processes_in
+from namespaces import die_with_parent, find_init, processes_in
 
 CLIENTS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "sinfo", "srun")
 HOSTNAME = "taskorch-slurm"
@@ -297,25 +297,7 @@ PartitionName={self.partition} Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 
     def _find_init(self) -> None:
         assert self.proc
-        deadline = time.monotonic() + 10
-        unshare = self.proc.pid
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"unshare exited {self.proc.returncode}\n{self.logs()}")
-            try:
-                children = Path(f"/proc/{unshare}/task/{unshare}/children").read_text().split()
-                if children:
-                    pid = int(children[0])
-                    pidns = os.readlink(f"/proc/{pid}/ns/pid")
-                    netns = os.readlink(f"/proc/{pid}/ns/net")
-                    if pidns != os.readlink("/proc/self/ns/pid") and \
-                            netns != os.readlink("/proc/self/ns/net"):
-                        self.init_pid, self.pidns, self.netns = pid, pidns, netns
-                        return
-            except OSError:
-                pass
-            time.sleep(0.005)
-        raise RuntimeError("the namespace's init did not appear")
+        self.init_pid, self.pidns, self.netns = find_init(self.proc, self.logs)
 
     def _write_wrappers(self) -> None:
         for name in CLIENTS:
