@@ -15,13 +15,14 @@ import shlex
 import subprocess
 import sys
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, wait_for
 from taskorch import agents, hooks, signals
-from taskorch.classify import Observation, classify, overruled
+from taskorch.classify import HOOK_GRACE, Observation, classify, overruled
 from taskorch.heartbeat import heard_since
 from taskorch.hooks import base
 from taskorch.hooks.claude_code import ClaudeCode
@@ -216,6 +217,18 @@ def test_a_hooks_idle_needs_no_second_look_at_the_screen():
     assert classify(obs, claude, 600).kind == "running"
     obs = Observation(pane=LIVE, exit=None, says="idle", steady=False, idle_seconds=1, heard=True)
     assert classify(obs, claude, 600).kind == "idle"
+
+
+def test_a_settled_screen_waits_a_while_for_the_hook_that_tells_the_turns_end():
+    """codex asked in prose and its screen settled before its notify landed (CI, under load):
+    judged on the screen alone, the turn had no question and no commit, and was retried. The
+    screen waits for the hook's word, and is believed only once the hook is long overdue."""
+    codex = agents.BUILTIN["codex"]
+    due = Observation(pane=LIVE, exit=None, says="idle", steady=True, idle_seconds=2,
+                      hook_due=True)
+    assert classify(due, codex, 600).kind == "running"
+    assert classify(replace(due, idle_seconds=HOOK_GRACE + 1), codex, 600).kind == "idle"
+    assert classify(replace(due, hook_due=False), codex, 600).kind == "idle"
 
 
 def test_only_the_agents_own_events_count_as_progress(tmp_path):

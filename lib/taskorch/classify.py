@@ -18,6 +18,10 @@ from taskorch.runners.base import Pane
 
 # What an agent's own words may add to a reason: enough to act on, never a whole log.
 SAID_WIDTH = 500
+# How long a settled screen waits for the hook of a profile whose hooks tell each turn's end
+# (codex's notify is a new process, seconds late under load). After it, the screen is believed:
+# a user's agent build that never calls its hook is judged, only later.
+HOOK_GRACE = 15.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class Observation:
     heard: bool = False   # `says` is the agent's own hook's word, not a guess from its screen
     said: str = ""        # the agent's last message, from its events or its hook
     on_screen: bool = True  # a question its hook named shows on the screen: keys reach it
+    hook_due: bool = False  # its hooks tell each turn's end, and none has spoken this attempt
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,10 @@ def classify(obs: Observation, profile: AgentProfile, stall_seconds: float) -> V
         return Verdict("failed", "idle at its own prompt after an error on its screen: "
                        + bounded(obs.says.split(":", 1)[1]))
     if obs.says == "idle" and settled and profile.interactive:
+        if obs.hook_due and obs.idle_seconds < HOOK_GRACE:
+            # The hook carries the turn's last message (a question, say), and it lands a moment
+            # after the screen settles: judged without it, a question read as no work done.
+            return Verdict("running", "idle on its screen; its hook's word is awaited")
         return Verdict("idle", "idle at its own prompt after finishing")
     if obs.idle_seconds >= stall_seconds:
         return Verdict("stalled", f"no progress for {obs.idle_seconds / 60:.1f} min")

@@ -237,6 +237,7 @@ def look_at(project: Project, task: Task, row: TaskRow, pane: Pane | None, text:
                       said=(ended.said if ended else None) or (finished.detail if finished else ""),
                       on_screen=says.startswith("waiting:") or not (
                           record.last and record.last.fact == hooks.ASKING),
+                      hook_due=wiring is not None and record.last is None,
                       idle_seconds=at - max(last, nudged or 0),
                       alive=(pane is None and ended is None and bool(row.session)
                              and project.runner.alive(row.session)))
