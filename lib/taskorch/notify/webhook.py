@@ -3,9 +3,7 @@ what Slack-compatible incoming webhooks (Slack, Mattermost, Rocket.Chat) show.""
 
 from __future__ import annotations
 
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
 
 from taskorch.notify.base import timeout_of
@@ -32,6 +30,10 @@ class Webhook:
 
     @staticmethod
     def send(spec: dict[str, Any], event: dict[str, Any], line: str, cwd: str | None) -> str | None:
+        # Here, not at the top: urllib.request brings http.client, email and ssl, ~50 ms of
+        # every doit process's start, and only the notify worker ever posts.
+        import urllib.error
+        import urllib.request
         timeout = timeout_of(spec)
         request = urllib.request.Request(
             spec["webhook"], data=line.encode(), method="POST",
