@@ -35,6 +35,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--slow-agents", action="store_true",
                      help="real agent CLIs: aider's model error is a 500 it retries for ~85 s "
                           "(CI: a 401 it gives up on at once)")
+    parser.addoption("--all-agents", action="store_true",
+                     help="run every real-agent scenario on all five profiles (CI: on two "
+                          "each, every profile in some; test_real_agents.matrix); about 6 "
+                          "minutes more on 2 cores")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without --all-agents, the real-agent scenarios marked `all_agents` (the pairs outside
+    each scenario's CI pair) are deselected: the full matrix alone was a third of the suite."""
+    if config.getoption("--all-agents"):
+        return
+    dropped = [item for item in items if item.get_closest_marker("all_agents")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not item.get_closest_marker("all_agents")]
 
 
 @contextlib.contextmanager

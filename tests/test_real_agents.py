@@ -11,7 +11,10 @@ Retries are made quick where the CLI allows it: codex gets `request_max_retries 
 `stream_max_retries = 0`, Claude `CLAUDE_CODE_MAX_RETRIES=0`. aider retries a 500 or 429 for
 about 85 s before it gives up (and exits 0), so its CI version of "model error, then a retry"
 uses a 401, which aider gives up on at once; `--slow-agents` makes it the 500 (about 2 minutes
-more). Whole file: about 70 s under `pytest -n 4` on 2 cores.
+more).
+
+Each failure scenario runs on two profiles in the default run (`matrix`: every profile runs some
+failure scenario) and on all five with `--all-agents`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,14 @@ from sandbox import prepare_home  # noqa: E402
 
 PROFILES = ("codex-exec", "claude-p", "aider")
 ALL = ("codex", "codex-exec", "claude", "claude-p", "aider")
+
+
+def matrix(profiles: tuple[str, ...], ci: tuple[str, ...]) -> list:
+    """`profiles` as pytest params; those outside `ci` are marked `all_agents` and run with
+    --all-agents only. Each scenario's CI pair is chosen so that every profile runs some failure
+    scenario in CI, and each scenario runs on a TUI and a headless agent or two agent families."""
+    assert set(ci) <= set(profiles), (ci, profiles)
+    return [pytest.param(p, marks=() if p in ci else pytest.mark.all_agents) for p in profiles]
 AIDER_MODEL = "openai/gpt-4o"
 EDIT = [{"write": "hello.txt", "content": "hello\n"}, {"commit": "Add hello.txt"},
         {"say": "Done: created hello.txt and committed it."}]
@@ -134,7 +145,7 @@ def first_attempt_over(control, profile: str) -> bool:  # type: ignore[no-untype
     return exited(control, 1).exists()
 
 
-@pytest.mark.parametrize("profile", ALL)
+@pytest.mark.parametrize("profile", matrix(ALL, ci=("claude", "codex-exec")))
 def test_a_model_error_is_an_error_and_the_retry_carries_it_to_merged(control, remote, model,
                                                                        tmp_path, profile, request):
     slow = profile == "aider" and request.config.getoption("--slow-agents")
@@ -155,7 +166,7 @@ def test_a_model_error_is_an_error_and_the_retry_carries_it_to_merged(control, r
     assert remote_has_hello(remote)
 
 
-@pytest.mark.parametrize("profile", ALL)
+@pytest.mark.parametrize("profile", matrix(ALL, ci=("aider", "codex")))
 def test_a_turn_that_errors_after_committing_is_not_complete(control, remote, model, tmp_path,
                                                              profile):
     failure, named = API_ERROR[profile]
@@ -191,7 +202,7 @@ def marked(marker: str) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("profile", ALL)
+@pytest.mark.parametrize("profile", matrix(ALL, ci=("claude-p", "codex")))
 def test_stop_while_the_model_hangs_ends_every_process_of_the_agent(control, remote, model,
                                                                     tmp_path, profile):
     start(control, remote, model, tmp_path, profile, [{"hang": None}])

@@ -10,7 +10,8 @@ The long step is 10 s (`--slow-agents`: 25 s), with stall_minutes (5) far above 
 screen, hook and event judgement that is tested, not the stall clock. aider runs no shell tools:
 its long step is its own test run after its commit (AIDER_AUTO_TEST, AIDER_TEST_CMD). A hung
 codex exec, claude -p or aider never gives up by itself (tests/realagents/README.md, "Surprises"
-2 and 3): only the stall restart ends it. Whole file: 77 to 84 s under `pytest -n 4` on 2 cores.
+2 and 3): only the stall restart ends it. Each scenario runs on two profiles by default and on
+all five with `--all-agents` (test_real_agents.matrix).
 """
 
 from __future__ import annotations
@@ -25,12 +26,11 @@ import pytest
 from conftest import manifest, wait_for
 from test_heartbeat import journal
 from test_nudges import nudges_before_the_restart
-from test_real_agents import (AIDER_MODEL, EDIT, isolate, marked, model, reasons,  # noqa: F401
-                              remote_has_hello, script)
+from test_real_agents import (AIDER_MODEL, EDIT, isolate, marked, matrix, model,  # noqa: F401
+                              reasons, remote_has_hello, script)
 
-# Every profile, in the order that packs the file best under `pytest -n 4` (xdist hands each
-# worker two tests in collection order, then one more to each of the first two that finish one):
-# the slowest, the hung model on Claude, first, and the quickest, the long step headless, last.
+# Every profile (with --all-agents), in the order that packed the whole file best under
+# `pytest -n 4`: the slowest, the hung model on Claude, first; the long step headless last.
 HUNG = ("claude", "codex-exec", "claude-p", "aider", "codex")
 LONG = ("aider", "claude", "codex", "claude-p", "codex-exec")
 INTERACTIVE = ("codex", "claude")
@@ -87,7 +87,7 @@ def sleeper(seconds: int, marks: Path) -> str:
             f"(d / 'started').touch(); time.sleep({seconds}); (d / 'slept').touch()\"")
 
 
-@pytest.mark.parametrize("profile", HUNG)
+@pytest.mark.parametrize("profile", matrix(HUNG, ci=("codex", "claude-p")))
 def test_a_model_that_hangs_is_restarted_and_the_retry_merges(control, remote,
                                                               model, tmp_path,  # noqa: F811
                                                               profile):
@@ -123,7 +123,7 @@ def test_a_model_that_hangs_is_restarted_and_the_retry_merges(control, remote,
     assert "no progress for" in retry_prompt
 
 
-@pytest.mark.parametrize("profile", LONG)
+@pytest.mark.parametrize("profile", matrix(LONG, ci=("claude", "codex-exec")))
 def test_a_long_tool_step_is_left_alone(control, remote, model, tmp_path, profile,  # noqa: F811
                                         request):
     # CI: 6 s, several heartbeats (one each 1.5 s) looking at a screen that does not change

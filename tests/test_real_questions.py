@@ -30,8 +30,8 @@ import pytest
 
 from conftest import manifest, wait_for
 from test_heartbeat import journal
-from test_real_agents import (EDIT, isolate, model, reasons, remote_has_hello,  # noqa: F401
-                              script, start)
+from test_real_agents import (EDIT, isolate, matrix, model, reasons,  # noqa: F401
+                              remote_has_hello, script, start)
 
 QUESTION = "Which greeting should hello.txt hold, hello or hi?"
 WORDS = "Which greeting should hello.txt hold"
@@ -85,7 +85,7 @@ def asked_model(model) -> bool:  # type: ignore[no-untyped-def]
     return any(r.get("steps") and "ask" in r["steps"][0] for r in model.requests())
 
 
-@pytest.mark.parametrize("profile", list(QUESTION_STEPS))
+@pytest.mark.parametrize("profile", matrix(tuple(QUESTION_STEPS), ci=("codex-exec", "claude")))
 def test_a_question_is_stuck_with_the_question_as_the_reason(control, remote, model, tmp_path,
                                                              profile):
     start(control, remote, model, tmp_path, profile, QUESTION_STEPS[profile])
