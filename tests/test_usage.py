@@ -13,17 +13,25 @@ from taskorch.commands import usage
 VERB_NAMES = [verb.name for verb in dodo.VERBS]
 
 
-@pytest.mark.parametrize("flag", ["--help", "-h"])
-def test_every_verb_answers_help_with_its_usage(control, flag):
+def test_every_verb_answers_help_with_its_usage(control):
     control.write(manifest([[{"id": "t1", "title": "x", "files": ["a"]}]]))
     for verb in dodo.VERBS:
-        result = control.doit(verb.name, flag)
+        result = control.doit(verb.name, "--help")
         assert result.stdout.startswith(f"usage: doit {verb.name}"), (verb.name, result.stdout)
         assert verb.summary in result.stdout
         for param in verb.params:
             assert f"--{param['long']}" in result.stdout, (verb.name, param)
         assert "not recognized" not in result.stderr
     assert not (control.workdir / "state.db").exists()  # help ran nothing
+
+
+@pytest.mark.parametrize("verb", ["launch", "status"])
+def test_dash_h_is_help_too(control, verb):
+    """One verb with parameters and the default one: -h is read where --help is (usage.asked),
+    so every verb need not be run twice."""
+    control.write(manifest([[{"id": "t1", "title": "x", "files": ["a"]}]]))
+    assert control.doit(verb, "-h").stdout == control.doit(verb, "--help").stdout
+    assert not (control.workdir / "state.db").exists()
 
 
 def test_help_works_where_the_manifest_is_broken(control):
