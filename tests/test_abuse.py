@@ -798,8 +798,8 @@ def test_hostile_text_reaches_the_pull_request_literally(control, remote, marker
                            repo=str(remote), forge="github", agent="d", agents={"d": DEMO},
                            retry_backoff_seconds=0))
     control.doit("launch")
-    wait_for(lambda: control.doit("heartbeat") and control.status()["g"]["status"] == "pr_open",
-             what="the pull request")
+    wait_for(lambda: control.doit("heartbeat") and control.peek()["g"]["status"] == "pr_open",
+             what="the pull request", interval=0.3)
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     create = next(c for c in calls if c["argv"][:2] == ["pr", "create"])
     argv = create["argv"]
@@ -824,8 +824,8 @@ def test_an_agent_printing_hostile_text_makes_taskorch_run_nothing(control, mark
     control.write(manifest([[{"id": "h", "title": "hostile output", "files": ["h.txt"]}]],
                            agent="hostile", agents={"hostile": profile}))
     control.doit("launch")
-    wait_for(lambda: control.doit("heartbeat") and control.status()["h"]["status"] == "stuck",
-             timeout=40, what="the unanswerable question")
+    wait_for(lambda: control.doit("heartbeat") and control.peek()["h"]["status"] == "stuck",
+             timeout=40, what="the unanswerable question", interval=0.3)
     assert record.read_text() == "1\n", "only the profile's own answer may be typed"
     status = control.status()["h"]
     assert status["reason"] == f"waiting for input: Proceed? $(touch {marker}) (y/n)"
@@ -873,8 +873,8 @@ def test_symlinks_out_of_the_worktree_are_delivered_as_links_and_never_followed(
                            repo=str(remote), agent="links", agents={"links": profile},
                            merge="auto", retry_backoff_seconds=0))
     control.doit("launch")
-    wait_for(lambda: control.doit("heartbeat") and control.status()["s"]["status"] == "merged",
-             timeout=40, what="the links merged")
+    wait_for(lambda: control.doit("heartbeat") and control.peek()["s"]["status"] == "merged",
+             timeout=40, what="the links merged", interval=0.3)
     tree = subprocess.run(["git", "ls-tree", "-r", "main"], cwd=remote, capture_output=True,
                           text=True, check=True).stdout
     modes = {line.split("\t")[1]: line.split()[0] for line in tree.splitlines()}

@@ -176,7 +176,7 @@ def test_a_task_held_by_launches_per_hour_starts_without_cron_or_an_exit(control
     (control.workdir / "launches").write_text(f"{time.time() - budget.HOUR + 3:.3f} limited\n")
     control.doit("heartbeat")
     assert control.status()["a"]["attempts"] == 0
-    wait_for(lambda: control.status()["a"]["status"] in DONE, timeout=30, interval=0.3,
+    wait_for(lambda: control.peek()["a"]["status"] in DONE, timeout=30, interval=0.3,
              what="a launched by the delayed tick, and done")
 
 

@@ -15,7 +15,7 @@ def merged_pair(control, **extra) -> None:  # type: ignore[no-untyped-def]
                            merge="auto", retry_backoff_seconds=0, **extra))
     control.doit("launch")
     wait_for(lambda: control.doit("heartbeat") and all(
-        s["status"] == "merged" for s in control.status().values()), what="both merged")
+        s["status"] == "merged" for s in control.peek().values()), what="both merged", interval=0.3)
 
 
 def branches(control) -> str:  # type: ignore[no-untyped-def]

@@ -26,8 +26,8 @@ def delivered(control, remote) -> dict:  # type: ignore[no-untyped-def]
     control.write(manifest([[{"id": "d", "issue": 3, "title": "Deliver me", "files": ["d.txt"]}]],
                            repo=str(remote), retry_backoff_seconds=0))
     control.doit("launch")
-    wait_for(lambda: control.doit("heartbeat") and control.status()["d"]["status"] == "pr_open",
-             what="the branch to be pushed")
+    wait_for(lambda: control.doit("heartbeat") and control.peek()["d"]["status"] == "pr_open",
+             what="the branch to be pushed", interval=0.3)
     return control.status()["d"]
 
 
@@ -76,8 +76,8 @@ def test_a_rejected_push_keeps_the_task_and_succeeds_later(control, remote):
     control.write(manifest([[{"id": "d", "title": "Deliver me", "files": ["d.txt"]}]],
                            repo=str(remote), retry_backoff_seconds=0))
     control.doit("launch")
-    wait_for(lambda: control.doit("heartbeat") and "push of" in control.status()["d"]["reason"],
-             what="the failed push")
+    wait_for(lambda: control.doit("heartbeat") and "push of" in control.peek()["d"]["reason"],
+             what="the failed push", interval=0.3)
     status = control.status()["d"]
     assert status["status"] == "complete"
     assert "verified, but push of task/d-deliver-me failed" in status["reason"]

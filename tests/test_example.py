@@ -21,7 +21,7 @@ def test_the_shipped_example_runs_end_to_end(control):
     assert (remote / "HEAD").is_file()
     # nothing more is typed: every agent's exit starts a heartbeat, which verifies the work,
     # pushes it, merges it (merge: auto) and launches what that opened
-    status = wait_for(lambda: (s := control.status()) and all(
+    status = wait_for(lambda: (s := control.peek()) and all(
         t["status"] == "merged" for t in s.values()) and s, timeout=90,
         what="the hooks to carry every task to merged")
     assert len(status) == 6

@@ -63,9 +63,9 @@ def test_heartbeats_killed_at_random_points_leave_usable_state(control):
             time.sleep(rng.uniform(0.0, 0.5))
             proc.send_signal(signal.SIGKILL)
         proc.wait()
-        if all(s["status"] in DONE for s in control.status().values()):
+        if all(s["status"] in DONE for s in control.peek().values()):
             break
-    assert all(s["status"] in DONE for s in control.status().values()), control.status()
+    assert all(s["status"] in DONE for s in control.status(cli=True).values()), control.status()
     assert set(starts_per_attempt(control).values()) == {1}
     db = sqlite3.connect(control.workdir / "state.db")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -93,8 +93,8 @@ def test_a_worktree_deleted_by_hand_is_rebuilt_and_no_commit_is_lost(control):
     head = subprocess.run(["git", "rev-parse", first], cwd=clone, capture_output=True, text=True,
                           check=True).stdout.strip()
     subprocess.run(["rm", "-rf", str(control.workdir / "worktrees" / "w")], check=True)
-    wait_for(lambda: control.doit("heartbeat") and control.status()["w"]["status"] in DONE,
-             what="the task to complete after the rebuild")
+    wait_for(lambda: control.doit("heartbeat") and control.peek()["w"]["status"] in DONE,
+             what="the task to complete after the rebuild", interval=0.3)
     assert control.status()["w"]["attempts"] == 2
     ancestry = subprocess.run(["git", "merge-base", "--is-ancestor", head, first], cwd=clone)
     assert ancestry.returncode == 0, "the first attempt's commit must still be on the branch"
@@ -124,7 +124,7 @@ def test_the_state_can_be_read_while_heartbeats_write(control):
     reader.start()
     try:
         wait_for(lambda: heartbeat(control).wait() == 0 and all(
-            s["status"] in DONE for s in control.status().values()), timeout=90,
+            s["status"] in DONE for s in control.peek().values()), timeout=90,
             what="every task to complete")
     finally:
         stop.set()

@@ -35,8 +35,8 @@ def test_twelve_tasks_are_done_in_plan_order_with_no_overlapping_agents(control)
                            retry_backoff_seconds=0))
     control.doit("launch")
     wait_for(lambda: control.doit("heartbeat") and all(
-        s["status"] in DONE for s in control.status().values()), timeout=120,
-        what="all twelve tasks to complete")
+        s["status"] in DONE for s in control.peek().values()), timeout=120,
+        what="all twelve tasks to complete", interval=0.3)
 
     db = sqlite3.connect(control.workdir / "state.db")
     events = db.execute("SELECT seq, task, new FROM events ORDER BY seq").fetchall()

@@ -52,7 +52,7 @@ def start(control, remote, tasks, **top) -> None:  # type: ignore[no-untyped-def
 
 def until(control, task_id: str, state: str) -> dict:  # type: ignore[no-untyped-def]
     return wait_for(lambda: control.doit("heartbeat") and (
-        s := control.status()[task_id])["status"] == state and s, what=f"{task_id} {state}")
+        s := control.peek()[task_id])["status"] == state and s, what=f"{task_id} {state}", interval=0.3)
 
 
 HOSTILE = "$(touch /tmp/PWNED) `id`; C-c \"quoted\" {{ 7*7 }}"

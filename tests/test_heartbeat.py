@@ -10,7 +10,7 @@ FAST = {"stall_minutes": 0.03, "retry_backoff_seconds": 0, "hook": False}
 
 
 def beat_until(control, predicate, timeout: float = 40, what: str = "the heartbeat to get there",
-               interval: float = 0.1):
+               interval: float = 0.3):
     """Run `doit heartbeat` until predicate(status) holds; return the status (read in process:
     control.peek). Each round is a doit process (about 0.35 s of CPU): tests waiting on real
     agents, which take seconds, pass a longer `interval`, so as not to take the CPU their agents

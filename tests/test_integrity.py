@@ -270,7 +270,7 @@ def test_a_rejected_push_after_an_amend_says_why(control, remote, tmp_path):
              "'--amend', '-qm', 'amended'], check=True)\n",
              push="early")
     wait_for(lambda: control.doit("heartbeat") and remote_head(remote, BRANCH),
-             what="the early push")
+             what="the early push", interval=0.3)
     go.touch()
     def rejected():  # type: ignore[no-untyped-def]
         control.doit("heartbeat")
@@ -418,7 +418,7 @@ def test_a_merge_auto_conflict_names_the_files(control, remote, tmp_path):
     git(person, "commit", "-qm", "meanwhile on main")
     git(person, "push", "-q", "origin", "main")
     row = wait_for(lambda: control.doit("heartbeat") and "could not merge" in (
-        r := control.status()["a"])["reason"] and r, timeout=40, what="merge: auto to give up")
+        r := control.peek()["a"])["reason"] and r, timeout=40, what="merge: auto to give up", interval=0.3)
     assert row["status"] == "pr_open" and "conflicts in a.txt" in row["reason"]
 
 
@@ -430,8 +430,8 @@ def test_a_deleted_git_file_in_a_worktree_is_relinked_and_its_work_kept(control,
     worktree = control.workdir / "worktrees" / "a"
     (worktree / ".git").unlink()  # a careless cleanup inside the worktree
     row = beat_until(control, {"error", "running"})
-    wait_for(lambda: control.doit("heartbeat") and control.status()["a"]["attempts"] == 2,
-             what="the retry")
+    wait_for(lambda: control.doit("heartbeat") and control.peek()["a"]["attempts"] == 2,
+             what="the retry", interval=0.3)
     assert (worktree / ".git").is_file() and "work in progress" in (worktree / "a.txt").read_text()
     assert row
 

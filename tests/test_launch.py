@@ -83,6 +83,16 @@ def test_second_launch_launches_nothing_and_status_tells_the_truth(control):
     assert "a2  " in table and "blocked" in table and "12 tasks: 9 blocked, 3 running" in table
 
 
+def test_status_json_in_process_is_the_verbs(control):
+    """Control.status() reads in process (conftest); it must be what `doit status --format
+    json` prints, blocked, running and pending rows alike."""
+    control.write(TWELVE)
+    control.doit("launch")
+    out = json.loads(control.doit("status", "--format", "json").stdout)
+    assert {t["id"]: t for t in out["tasks"]} == control.status()
+    assert {t["status"] for t in out["tasks"]} >= {"running", "blocked"}
+
+
 def test_launch_one_task_says_why_it_cannot(control):
     control.write(TWELVE)
     result = control.doit("launch:a2")

@@ -133,7 +133,7 @@ def test_a_scheduled_retry_fires_without_cron(control):
                            agents={"once": agent_profile("fail_once.py")}, hook=True,
                            retry_backoff_seconds=2, stall_minutes=5))
     control.doit("launch")
-    status = wait_for(lambda: (s := control.status()["a"])["status"] in DONE and s,
+    status = wait_for(lambda: (s := control.peek()["a"])["status"] in DONE and s,
                       timeout=40, interval=0.2, what="a's second attempt to finish")
     assert status["attempts"] == 2
 
@@ -185,8 +185,8 @@ def test_no_delayed_tick_lingers_once_nothing_can_fall_due(control):
                            stall_minutes=20))
     control.doit("launch")
     wait_for(lambda: health(control)["nextTick"] is not None or
-             control.status()["a"]["status"] in DONE, what="a stall check or the end")
-    wait_for(lambda: control.status()["a"]["status"] in DONE, what="a done")
+             control.peek()["a"]["status"] in DONE, what="a stall check or the end")
+    wait_for(lambda: control.peek()["a"]["status"] in DONE, what="a done")
     beat(control)
     assert health(control)["nextTick"] is None
     wait_for(lambda: not sleepers(control), timeout=10, what="the delayed tick's sleeper to end")

@@ -108,7 +108,7 @@ def pair(control, notify: list, **extra) -> None:  # type: ignore[no-untyped-def
 def test_a_webhook_hears_pr_opened_merged_and_done_once_each_in_order(control, hooks):
     pair(control, [{"webhook": hooks.url}])
     wait_for(lambda: control.doit("heartbeat") and all(
-        s["status"] == "merged" for s in control.status().values()), what="both merged")
+        s["status"] == "merged" for s in control.peek().values()), what="both merged", interval=0.3)
     wait_for(lambda: hooks.events("done"), what="done to arrive")
     beat(control, 3)  # later ticks find nothing new
     wait_for(lambda: settled(control), what="the queue to empty")
@@ -139,8 +139,8 @@ def test_a_command_hears_json_lines_and_needs_you_once_when_attempts_run_out(con
                            agents={"failing": agent_profile("fail.py", "3")}, max_attempts=2,
                            notify=notify, **FAST))
     control.doit("launch")
-    wait_for(lambda: control.doit("heartbeat") and "gave up" in control.status()["a"]["reason"],
-             what="a to give up")
+    wait_for(lambda: control.doit("heartbeat") and "gave up" in control.peek()["a"]["reason"],
+             what="a to give up", interval=0.3)
     beat(control, 3)
     wait_for(lambda: settled(control), what="the queue to empty")
     lines = out.read_text().splitlines()
@@ -156,11 +156,11 @@ def test_a_hanging_webhook_never_holds_the_tick_and_is_reported(control, hooks, 
     out = tmp_path / "events.jsonl"
     pair(control, [{"webhook": hooks.url, "timeout": 1, "retries": 1},
                    {"command": [sys.executable, "-c", APPEND, str(out)]}])
-    wait_for(lambda: control.doit("heartbeat") and hooks.hanging, what="the webhook to hang")
+    wait_for(lambda: control.doit("heartbeat") and hooks.hanging, what="the webhook to hang", interval=0.3)
     control.doit("heartbeat")  # a whole tick, while the webhook still holds its request
     assert hooks.hanging and not hooks.release.is_set()
     wait_for(lambda: control.doit("heartbeat") and all(
-        s["status"] == "merged" for s in control.status().values()), what="both merged")
+        s["status"] == "merged" for s in control.peek().values()), what="both merged", interval=0.3)
     # the command sink is not held up behind the hanging webhook
     wait_for(lambda: out.exists() and '"done"' in out.read_text(), what="the command to hear done")
     # the first event was tried twice (retries: 1), then given up, and status says so
@@ -181,8 +181,8 @@ def test_a_failing_webhook_is_retried_reported_and_cleared_once_it_answers(contr
                            agents={"hang": agent_profile("hang.py")}, merge="auto",
                            notify=[{"webhook": hooks.url, "timeout": 5, "retries": 2}], **FAST))
     control.doit("launch")
-    wait_for(lambda: control.doit("heartbeat") and control.status()["m"]["status"] == "merged",
-             what="m merged")
+    wait_for(lambda: control.doit("heartbeat") and control.peek()["m"]["status"] == "merged",
+             what="m merged", interval=0.3)
     wait_for(lambda: "given up" in health(control), what="status to report the webhook")
     assert "(HTTP 500 Internal Server Error; " in health(control)
     first = hooks.events()[0]

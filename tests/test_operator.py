@@ -47,8 +47,8 @@ def test_retry_resets_the_budget_and_restarts_now(control):
     control.write(manifest([[{"id": "a", "title": "a", "files": ["a"]}]], agent="fail",
                            agents={"fail": agent_profile("fail.py")}, max_attempts=1, **FAST))
     control.doit("launch")
-    wait_for(lambda: control.doit("heartbeat") and "gave up" in control.status()["a"]["reason"],
-             what="the budget to run out")
+    wait_for(lambda: control.doit("heartbeat") and "gave up" in control.peek()["a"]["reason"],
+             what="the budget to run out", interval=0.3)
     out = control.doit("retry", "a").stdout
     assert "a: attempt budget reset; restarting now" in out
     assert "a: launched attempt 2" in out

@@ -33,7 +33,7 @@ def test_soak_to_merged(control, remote, request):
     def beat() -> bool:
         subprocess.run([sys.executable, "-m", "doit", "heartbeat"], cwd=control.path,
                        capture_output=True, timeout=120)
-        return all(s["status"] == "merged" for s in control.status().values())
+        return all(s["status"] == "merged" for s in control.peek().values())
 
     wait_for(beat, timeout=60 + size * 6, interval=0.1, what=f"{size} tasks to merge")
     minutes = (time.monotonic() - started) / 60

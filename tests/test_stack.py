@@ -38,8 +38,8 @@ def test_twelve_stacked_tasks_are_pushed_then_merged_in_plan_order_without_confl
                            max_parallel=4, retry_backoff_seconds=0))
     control.doit("launch")
     wait_for(lambda: control.doit("heartbeat") and all(
-        s["status"] == "pr_open" for s in control.status().values()), timeout=120,
-        what="every task to be pushed")
+        s["status"] == "pr_open" for s in control.peek().values()), timeout=120,
+        what="every task to be pushed", interval=0.3)
     status = control.status()
     clone = control.workdir / "repo"
     # the same-file chain a1 -> b1 -> c1 stacks across phases
@@ -59,7 +59,7 @@ def test_twelve_stacked_tasks_are_pushed_then_merged_in_plan_order_without_confl
             assert merged.returncode == 0, f"merging {task_id} conflicted: {merged.stdout}"
             git(reviewer, "git", "push", "-q", "origin", "main")
     wait_for(lambda: control.doit("heartbeat") and all(
-        s["status"] == "merged" for s in control.status().values()), what="every task merged")
+        s["status"] == "merged" for s in control.peek().values()), what="every task merged", interval=0.3)
 
     on_main = set(git(remote, "git", "rev-list", "main").split())
     assert agent_commits <= on_main, "no agent commit may be missing from the remote"
@@ -77,8 +77,8 @@ def test_several_predecessors_are_merged_into_the_new_branch(control, remote):
                              {"id": "z", "title": "z", "files": ["z.txt"], "dependsOn": ["x", "y"]}]],
                            repo=str(remote), agent="d", agents={"d": DEMO}))
     control.doit("launch")
-    wait_for(lambda: control.doit("heartbeat") and control.status()["z"]["status"] in DONE,
-             what="z to finish")
+    wait_for(lambda: control.doit("heartbeat") and control.peek()["z"]["status"] in DONE,
+             what="z to finish", interval=0.3)
     worktree = control.workdir / "worktrees" / "z"
     assert (worktree / "x.txt").exists() and (worktree / "y.txt").exists()
 
@@ -89,8 +89,8 @@ def test_conflicting_predecessors_are_an_error_naming_the_files(control, remote)
                              {"id": "z", "title": "z", "files": ["z.txt"], "dependsOn": ["x", "y"]}]],
                            repo=str(remote), agent="d", agents={"d": DEMO}, sameFile="allow"))
     control.doit("launch")
-    wait_for(lambda: control.doit("heartbeat") and control.status()["z"]["status"] == "error",
-             what="z to fail its merge")
+    wait_for(lambda: control.doit("heartbeat") and control.peek()["z"]["status"] == "error",
+             what="z to fail its merge", interval=0.3)
     reason = control.status()["z"]["reason"]
     assert "merging the work it builds on conflicts" in reason and "same.txt" in reason
     assert not (control.workdir / "worktrees" / "z").exists()
