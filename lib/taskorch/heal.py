@@ -18,6 +18,7 @@ from taskorch.layout import write_atomic
 from taskorch.lifecycle import Event
 from taskorch.manifest import Task
 from taskorch.project import Project
+from taskorch.runners import is_remote
 from taskorch.state import TaskRow, epoch, now, stamp
 from taskorch.verify import Result
 
@@ -96,10 +97,13 @@ def restart(project: Project, task: Task, row: TaskRow) -> str:
     return outcome.message
 
 
-def not_nudgeable(profile: AgentProfile, says: str) -> str | None:
+def not_nudgeable(project: Project, profile: AgentProfile, says: str) -> str | None:
     """Why a stalled agent must not be nudged, or None. A nudge is pasted into the agent's
-    terminal: a headless agent reads none (its prompt on stdin, or its output read as events),
-    and in a dialog the nudge would become the answer. Such a stall is a restart at once."""
+    terminal: a job on a remote runner has none, a headless agent reads none (its prompt on
+    stdin, or its output read as events), and in a dialog the nudge would become the answer.
+    Such a stall is a restart at once."""
+    if is_remote(project.runner):
+        return "it runs as a job, which takes no input"
     if profile.stdin or profile.events:
         return "its agent reads no terminal (a headless profile)"
     if says.startswith("waiting:"):

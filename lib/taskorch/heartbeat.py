@@ -362,7 +362,7 @@ def heal_one(project: Project, task: Task, row: TaskRow, verdict: Verdict, look:
     if verdict.kind == "stalled":
         if row.nudged_at is not None:  # its grace period is over: restart
             return [heal.fail(project, task, row, f"{verdict.reason} after a nudge")]
-        why_not = heal.not_nudgeable(project.manifest.profile(task), look.obs.says)
+        why_not = heal.not_nudgeable(project, project.manifest.profile(task), look.obs.says)
         if why_not:
             return [heal.fail(project, task, row, f"{verdict.reason}; not nudged: {why_not}")]
         return [heal.nudge(project, task, row, look.obs.idle_seconds)]
@@ -386,7 +386,7 @@ def on_question(project: Project, task: Task, row: TaskRow, look: Look, verdict:
         stall = project.manifest.stall_minutes * 60
         if look.obs.idle_seconds < stall:
             return []  # give the agent time
-        why_not = heal.not_nudgeable(project.manifest.profile(task), look.obs.says)
+        why_not = heal.not_nudgeable(project, project.manifest.profile(task), look.obs.says)
         minutes = look.obs.idle_seconds / 60
         return [heal.fail(project, task, row, f"no progress for {minutes:.1f} min after "
                           f"answering {verdict.question!r}; not nudged: {why_not}")]

@@ -118,3 +118,27 @@ def test_a_lost_state_store_adopts_the_running_job_and_submits_no_second(control
             .splitlines() if j.startswith("JobId=")]
     assert len(jobs) == 1, jobs
     assert control.status()["h"]["status"] == "running"
+
+
+def test_a_job_that_makes_no_progress_is_cancelled_and_resubmitted(control, remote,
+                                                                   slurm_cluster):  # noqa: F811
+    """A job has no screen to nudge: when neither its log nor its attempt's ref moves for
+    stall_minutes, the heartbeat cancels it and submits the next attempt as a new job, whose
+    prompt says why."""
+    control.env.update(slurm_cluster.env())
+    agent = {"command": [sys.executable, str(AGENTS / "hang.py")]}
+    control.write(manifest([[{"id": "h", "title": "H", "files": ["h.txt"]}]], repo=str(remote),
+                           agent="scripted", agents={"scripted": agent},
+                           **{**QUICK, "stall_minutes": 0.1, "max_attempts": 2}))
+    control.doit("launch")
+    first = beat_until(control, lambda s: s["h"]["job"] is not None, timeout=30)["h"]["job"]
+    status = beat_until(control, lambda s: s["h"]["attempts"] == 2 and s["h"]["job"] != first,
+                        timeout=60)
+    assert status["h"]["status"] == "running", status["h"]
+    wait_for(lambda: slurm_cluster.job(first)["JobState"] in ("CANCELLED", "COMPLETED", "FAILED"),
+             timeout=20, what=f"job {first} to end")
+    assert slurm_cluster.job(status["h"]["job"])["JobState"] in ("PENDING", "RUNNING")
+    errors = [r for state, r in journal(control, "h") if state == "error"]
+    assert errors and "no progress for" in errors[0], journal(control, "h")
+    prompt = (control.workdir / "runs" / "h" / "attempt-2.prompt.md").read_text()
+    assert "no progress for" in prompt
