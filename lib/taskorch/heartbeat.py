@@ -25,7 +25,7 @@ from taskorch.git import GitError, branch_head
 from taskorch.launch import LAUNCH_ERRORS, LaunchError, launch
 from taskorch.manifest import Task
 from taskorch.project import Project, tally
-from taskorch.runners import is_remote
+from taskorch.runners import is_remote, sees_output
 from taskorch.runners.base import Pane, RunnerError
 from taskorch.layout import write_atomic
 from taskorch.lifecycle import Event
@@ -238,7 +238,10 @@ def look_at(project: Project, task: Task, row: TaskRow, pane: Pane | None, text:
                       on_screen=says.startswith("waiting:") or not (
                           record.last and record.last.fact == hooks.ASKING),
                       hook_due=wiring is not None and record.last is None,
-                      idle_seconds=at - max(last, nudged or 0),
+                      # a job whose engine hands its output over only at its end never
+                      # looks idle: it is not restarted as stalled for want of a sight of it
+                      idle_seconds=at - max(last, nudged or 0)
+                      if sees_output(project.runner) else 0.0,
                       alive=(pane is None and ended is None and bool(row.session)
                              and project.runner.alive(row.session)))
     return Look(task, row, obs, fingerprint), fields

@@ -142,3 +142,22 @@ def test_a_job_that_makes_no_progress_is_cancelled_and_resubmitted(control, remo
     assert errors and "no progress for" in errors[0], journal(control, "h")
     prompt = (control.workdir / "runs" / "h" / "attempt-2.prompt.md").read_text()
     assert "no progress for" in prompt
+
+
+def test_a_job_whose_log_keeps_growing_is_left_to_work(control, remote, slurm_cluster):  # noqa: F811
+    """The log Slurm writes as the job runs is its progress: a job that prints for twice
+    stall_minutes before it writes its file is neither restarted nor failed, and merges."""
+    control.env.update(slurm_cluster.env())
+    work = ("import time, pathlib\n"
+            "for i in range(14):\n    print('step', i, flush=True); time.sleep(1)\n"
+            "pathlib.Path('w.txt').write_text('w\\n')\n")
+    agent = {"command": [sys.executable, "-c", work]}
+    control.write(manifest([[{"id": "w", "title": "W", "files": ["w.txt"]}]], repo=str(remote),
+                           agent="scripted", agents={"scripted": agent},
+                           **{**QUICK, "stall_minutes": 0.1}))
+    control.doit("launch")
+    status = beat_until(control, lambda s: s["w"]["status"] in DONE or s["w"]["attempts"] > 1,
+                        timeout=90)
+    assert (status["w"]["status"], status["w"]["attempts"]) == ("merged", 1), \
+        journal(control, "w")
+    assert on_main(remote, "w.txt") == "w\n"

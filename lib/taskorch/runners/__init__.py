@@ -60,3 +60,9 @@ def runner_for(manifest: "Manifest", layout: "Layout", on_exit: Path | None = No
 def is_remote(runner: Runner) -> bool:
     """Agents run elsewhere, and their work comes back through each attempt's ref (ship.py)."""
     return bool(getattr(runner, "remote", False))
+
+
+def sees_output(runner: Runner) -> bool:
+    """A running agent's output reaches this machine as it comes (tmux's screen, a `live`
+    engine's log), so output that stops is a stall. Otherwise nothing can be judged stalled."""
+    return not is_remote(runner) or bool(getattr(runner, "live", False))

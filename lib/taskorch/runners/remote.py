@@ -16,6 +16,10 @@ from taskorch.runners.base import Pane, RunnerError
 class RemoteRunner:
     remote = True  # agents run elsewhere: their work comes back through the attempt's ref
     engine = "remote"  # the engine's name, in messages
+    # The task's log grows with a running job's output (Slurm writes it on the shared file
+    # system): its mtime is the pane's activity, and a log that stops moving is a stall. An
+    # engine that hands the output over only at the job's end shows no progress to judge.
+    live = False
 
     def __init__(self, key: str, log_of: Callable[[str], Path]) -> None:
         self.key = key
@@ -23,6 +27,15 @@ class RemoteRunner:
 
     def alive(self, session: str) -> bool:
         return False  # a job the engine does not list is not running
+
+    def activity(self, session: str) -> int | None:
+        """When the session's log last grew, for a `live` engine; None otherwise."""
+        if not self.live:
+            return None
+        try:
+            return int(self.log_of(session).stat().st_mtime)
+        except OSError:
+            return None
 
     def reads_terminal(self, pane: Pane) -> bool:
         return False  # a job has no terminal

@@ -28,6 +28,7 @@ STOP_WAIT = 15.0
 
 class SlurmRunner(RemoteRunner):
     engine = "Slurm"
+    live = True  # --output is the task's log, written as the job runs
 
     def __init__(self, key: str, log_of: Callable[[str], Path], partition: str | None = None,
                  sbatch: tuple[str, ...] = ()) -> None:
@@ -63,7 +64,7 @@ class SlurmRunner(RemoteRunner):
     def _pane(self, name: str, job: dict[str, str]) -> Pane:
         state = job.get("JobState", "")
         if state in ACTIVE:
-            return Pane(name, False, None, None, None, None)
+            return Pane(name, False, None, None, None, self.activity(name))
         code, signal = (job.get("ExitCode") or "0:0").split(":")
         return Pane(name, True, int(code), int(signal) or None, None, None)
 
