@@ -163,7 +163,7 @@ def run(project: Project, interval: float) -> None:
     def on_resize(signum: int, frame_: FrameType | None) -> None:
         resized[0] = True
 
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     previous_winch = signal.signal(signal.SIGWINCH, on_resize) if tty else None
     if tty:
         _write("\x1b[?1049h\x1b[?25l")  # the alternate screen, no cursor
@@ -187,6 +187,8 @@ def run(project: Project, interval: float) -> None:
                 _write("\x1b[?25h\x1b[?1049l")
             except KeyboardInterrupt:
                 pass
-        signal.signal(signal.SIGINT, previous)
+        # Watching is over and the process exits: a second Ctrl-C typed while it does (a
+        # slow machine, an impatient hand) must not turn a clean stop into a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if previous_winch is not None:
             signal.signal(signal.SIGWINCH, previous_winch)
