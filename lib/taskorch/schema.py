@@ -35,6 +35,13 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 # ECMA-262 and Python's re read these alike: some non-blank character, and (for names that
 # become paths, refs or arguments) no NUL byte anywhere.
 NONBLANK = r"\S"
+# What the JSON Schema can say of paths and placeholders, checked again (with the file and
+# line) by the manifest's own checks: a files entry is relative to the repository, a prompt
+# names a template in prompts/, and an argv element holds only placeholders taskorch fills.
+OUTSIDE = r"^[/~]"
+UNKNOWN_PLACEHOLDER = (r"\{(?!(?:" + "|".join(
+    p.strip("{}") for p in (*agent_profiles.PLACEHOLDERS, agent_profiles.MODEL_ARGS,
+                            agent_profiles.HOOK_ARGS)) + r")\})[A-Za-z_-]+\}")
 NAME_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 
 
@@ -479,7 +486,8 @@ TASK = _level(
           "`task/<id>-<slug>`"),
     _task("title", STRING, "one line saying what to do", shown_default="Issue #N, else the id"),
     _task("files", STR_LIST, "paths, directories or globs it touches, relative to the repository",
-          default=[], extra={"items": {"type": "string", "pattern": NONBLANK}}),
+          default=[], extra={"items": {"type": "string", "pattern": NONBLANK,
+                                       "not": {"pattern": OUTSIDE}}}),
     _task("dependsOn", STR_LIST, "ids of tasks (this phase or earlier) it waits for", default=[],
           attr="depends_on", extra={"uniqueItems": True}),
     _task("body", STRING, "what to do, in words the agent gets verbatim", default=""),
@@ -487,7 +495,7 @@ TASK = _level(
     _task("agent", TEXT, "this task's agent profile", shown_default="the top-level agent"),
     _task("model", OPT_NAME, "this task's model", shown_default="the top-level model"),
     _task("prompt", NAME, "a template in prompts/ for this task's prompt",
-          shown_default="`prompts/task.md.j2`"),
+          shown_default="`prompts/task.md.j2`", extra={"not": {"pattern": "^/"}}),
     _task("verify", TEXT, "a shell command that must exit 0 in the worktree for complete"),
     _task("budget", BUDGET, "what this task may spend over all its attempts, like the "
           "top-level budget", shown_default="no limit"),
@@ -506,13 +514,16 @@ AGENT = _level(
     _agent("command", STR_LIST, "argv template: [program, args...] with placeholders "
            + ", ".join(agent_profiles.PLACEHOLDERS) + ", " + agent_profiles.MODEL_ARGS + " and "
            + agent_profiles.HOOK_ARGS,
-           required=True, unless="extends", extra={"minItems": 1}),
+           required=True, unless="extends",
+           extra={"minItems": 1, "items": {"type": "string",
+                                           "not": {"pattern": UNKNOWN_PLACEHOLDER}}}),
     _agent("extends", one_of(_builtin_agents, text="a built-in's name"),
            "a built-in profile to start from (codex, codex-exec, claude, claude-p, aider, demo); "
            "the keys "
            "given replace its own"),
     _agent("model_args", STR_LIST, "what " + agent_profiles.MODEL_ARGS + " becomes when a model "
-           "is set", default=[]),
+           "is set", default=[],
+           extra={"items": {"type": "string", "not": {"pattern": UNKNOWN_PLACEHOLDER}}}),
     _agent("stdin", BOOL, "the prompt goes to standard input", default=False),
     _agent("interactive", BOOL, "the agent stays at its own prompt when done", default=False),
     _agent("waiting", REGEX_LIST, "screen patterns: it waits for input", default=[]),
