@@ -193,7 +193,7 @@ def test_no_delayed_tick_lingers_once_nothing_can_fall_due(control):
 
 
 def sleepers(control) -> list[str]:  # type: ignore[no-untyped-def]
-    """This project's pending delayed-tick processes (python -m taskorch.schedule ...)."""
+    """This project's pending delayed-tick processes (python -m taskorch.wakeup ...)."""
     lines = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     return [line for line in lines.splitlines()
-            if "taskorch.schedule" in line and str(control.workdir) in line]
+            if "taskorch.wakeup" in line and str(control.workdir) in line]

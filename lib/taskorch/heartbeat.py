@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from taskorch import (budget, cleanup, cloneconfig, excerpt, heal, hooks, lock, results, schedule,
-                      screen, seen, signals, verifyjob)
+                      screen, seen, signals, verifyjob, wakeup)
 from taskorch.classify import (Exit, Observation, Verdict, classify, last_words, overruled,
                                question_in, reading)
 from taskorch.deliver import deliver, push_early
@@ -145,7 +145,7 @@ def wake_later(project: Project) -> list[str]:
     if due is None:  # nothing will fall due: a sleeper still pending sees this and ends
         project.layout.wakeup.unlink(missing_ok=True)
         return []
-    line = schedule.request(project, *due)
+    line = wakeup.request(project, *due)
     return [line] if line else []
 
 

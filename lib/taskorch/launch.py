@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from taskorch import attemptlog
-from taskorch import budget, cloneconfig, doctor, git, hooks, prompts, repo, signals
+from taskorch import budget, cloneconfig, doctor, git, hooks, prompts, repo, signals, wakeup
 from taskorch.errors import TaskorchError
 from taskorch.layout import write_atomic
 from taskorch.lifecycle import Event
@@ -144,9 +144,8 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
         if job:
             write_atomic(layout.job_file(task.id, attempt), job + "\n")
         if is_remote(project.runner) and manifest.hook:
-            from taskorch import schedule  # here: schedule -> heal -> launch at import time
-            schedule.request(project, time.time() + schedule.REMOTE_POLL,
-                             "the remote jobs' next look")
+            wakeup.request(project, time.time() + wakeup.REMOTE_POLL,
+                           "the remote jobs' next look")
         how = f"launched attempt {attempt} with agent {profile.name}"
     else:
         how = f"adopted its live session (attempt {attempt}, agent {profile.name})"

@@ -94,7 +94,7 @@ def test_an_interactive_agent_is_refused_for_a_remote_runner(control, remote):
 def test_a_dependent_starts_after_its_job_ends_with_no_heartbeat_by_hand(control, remote,
                                                                          slurm_cluster):  # noqa: F811
     """No hook of ours runs where a job ends: while jobs run, a delayed heartbeat looks again
-    every schedule.REMOTE_POLL seconds, so nothing waits for cron."""
+    every wakeup.REMOTE_POLL seconds, so nothing waits for cron."""
     control.env.update(slurm_cluster.env(), TASKORCH_REMOTE_POLL="2")  # 10 s by default
     tasks = [{"id": "a", "title": "A", "files": ["a.txt"]},
              {"id": "b", "title": "B", "files": ["b.txt"], "dependsOn": ["a"]}]

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from doit.exceptions import TaskFailed
 
-from taskorch import budget, lock, schedule, signals
+from taskorch import budget, lock, signals, wakeup
 from taskorch.commands.usage import Verb
 from taskorch.notify import queue as notify_queue
 from taskorch.state import epoch, stamp
@@ -51,7 +51,7 @@ def health(project: Project) -> dict[str, Any]:
     except (OSError, ValueError):
         last = None
     held = lock.holder(layout.lock)
-    due = schedule.pending(layout)
+    due = wakeup.pending(layout)
     errors = project.store.rows("error")
     return {
         "lastTick": last,
