@@ -57,3 +57,29 @@ def find_init(proc: subprocess.Popen, logs: Callable[[], str]) -> tuple[int, str
             pass
         time.sleep(0.005)
     raise RuntimeError("the namespace's init did not appear")
+
+
+def kill_namespace(proc: subprocess.Popen, init_pid: int | None, pidns: str | None,
+                   settle: float = 5.0) -> list[str]:
+    """SIGKILL the namespace's PID 1, so the kernel kills everything in it; reap `unshare`
+    (proc), wait up to `settle` seconds for the namespace to empty, and SIGKILL any survivor.
+    Returns the survivors seen (`pid command`), which should be none."""
+    if init_pid:
+        try:
+            os.kill(init_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:  # unshare reaps its child (the namespace's init) and exits; killing it first would
+        proc.wait(timeout=5)  # leave that zombie to the machine's init, for ~1.5 s here
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+    deadline = time.monotonic() + settle
+    while (survivors := processes_in(pidns)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for line in survivors:  # should never happen; kill them rather than leak them
+        try:
+            os.kill(int(line.split()[0]), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+    return survivors

@@ -31,7 +31,6 @@ import json
 import os
 import queue
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -44,7 +43,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from namespaces import die_with_parent, find_init, processes_in
+from namespaces import die_with_parent, find_init, kill_namespace, processes_in
 
 VENV = Path(subprocess.run(["bash", str(Path(__file__).parent / "ray" / "install.sh"), "--venv"],
                            capture_output=True, text=True).stdout.strip() or
@@ -147,24 +146,7 @@ class RayHead:
             self.listener = None
         if self.proc is None:
             return []
-        if self.init_pid:
-            try:
-                os.kill(self.init_pid, signal.SIGKILL)  # PID 1 of the namespace: all die with it
-            except ProcessLookupError:
-                pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while (survivors := self.processes()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        for line in survivors:  # should never happen; kill them rather than leak them
-            try:
-                os.kill(int(line.split()[0]), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
+        survivors = kill_namespace(self.proc, self.init_pid, self.pidns, settle=10)
         if self.netns_fd is not None:
             os.close(self.netns_fd)
             self.netns_fd = None

@@ -29,7 +29,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -38,7 +37,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from namespaces import die_with_parent, find_init, processes_in
+from namespaces import die_with_parent, find_init, kill_namespace, processes_in
 
 CLIENTS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "sinfo", "srun")
 HOSTNAME = "taskorch-slurm"
@@ -158,28 +157,7 @@ class SlurmCluster:
         if self.proc is None:
             self._remove_spool_link()
             return []
-        if self.init_pid:
-            try:
-                os.kill(self.init_pid, signal.SIGKILL)  # PID 1 of the namespace: all die with it
-            except ProcessLookupError:
-                pass
-        try:  # unshare reaps its child (the namespace's init) and exits; killing it first would
-            self.proc.wait(timeout=5)  # leave that zombie to the machine's init, for ~1.5 s here
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        survivors: list[str] = []
-        deadline = time.monotonic() + 5
-        while True:
-            survivors = self.processes()
-            if not survivors or time.monotonic() > deadline:
-                break
-            time.sleep(0.02)
-        for line in survivors:  # should never happen; kill them rather than leak them
-            try:
-                os.kill(int(line.split()[0]), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
+        survivors = kill_namespace(self.proc, self.init_pid, self.pidns)
         self.proc = None
         self._remove_spool_link()
         self.timings["stop"] = time.monotonic() - t0
