@@ -26,19 +26,8 @@ if [[ ${1:-} == --env ]]; then
   exit 0
 fi
 
-log() { printf 'install: %s\n' "$*" >&2; }
-step() { # step NAME CMD... : run CMD with a timeout, timing it
-  local name=$1 start rc=0
-  shift
-  start=$(date +%s)
-  log "$name ..."
-  timeout --kill-after=30 "$STEP_TIMEOUT" "$@" || rc=$?
-  if ((rc)); then
-    log "$name FAILED (exit $rc after $(($(date +%s) - start))s)"
-    exit "$rc"
-  fi
-  log "$name done in $(($(date +%s) - start))s"
-}
+# shellcheck source=../install_steps.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../install_steps.sh"  # log, step
 
 npm_version() { # npm_version PACKAGE -> the installed version under NPM_PREFIX, or nothing
   local pj=$NPM_PREFIX/lib/node_modules/$1/package.json

@@ -20,19 +20,8 @@ PYTHON=${TASKORCH_ENGINES_PYTHON:-python3}
 
 if [[ ${1:-} == --venv ]]; then echo "$VENV"; exit 0; fi
 
-log() { printf 'install: %s\n' "$*" >&2; }
-step() { # step NAME CMD... : run CMD with a timeout, timing it
-  local name=$1 start rc=0
-  shift
-  start=$(date +%s)
-  log "$name ..."
-  timeout --kill-after=30 "$STEP_TIMEOUT" "$@" || rc=$?
-  if ((rc)); then
-    log "$name FAILED (exit $rc after $(($(date +%s) - start))s)"
-    exit "$rc"
-  fi
-  log "$name done in $(($(date +%s) - start))s"
-}
+# shellcheck source=../../install_steps.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../install_steps.sh"  # log, step
 
 installed() { # the venv's ray version, or nothing; a broken venv counts as not installed
   [[ -x $VENV/bin/python && -x $VENV/bin/ray ]] || return 0
