@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from conftest import AGENTS, manifest, wait_for
+from taskorch.interrupts import Interrupts
 
 
 class Pane:
@@ -106,3 +109,42 @@ def test_no_color_means_no_colour(control, pane):
     pane.start("n", WATCH, 100, 12, PYTHONDONTWRITEBYTECODE="1", NO_COLOR="1")
     wait_for(lambda: "pending" in pane.screen("n"), what="the table")
     assert "\x1b[" not in pane.screen("n", escapes=True)
+
+
+def test_a_burst_of_ctrl_c_ends_it_with_status_0(control):
+    """Ctrl-C is a flag the loop reads (interrupts.py), never an exception: with
+    KeyboardInterrupt, one more SIGINT landing while the first was handled escaped, even from the
+    `signal.signal()` call meant to ignore it, and Python died by SIGINT (CI, twice)."""
+    control.write(manifest([[{"id": "t1", "title": "one", "files": ["a"]}]]))
+    proc = subprocess.Popen([sys.executable, "-m", "doit", "status", "--watch", "--interval",
+                             "0.2"], cwd=control.path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().startswith("taskorch test:")
+        for _ in range(2000):  # spaced a little, so they are not merged into one pending signal
+            if proc.poll() is not None:
+                break
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.0001)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in err, (proc.returncode, err)
+
+
+def test_interrupts_count_sigints_and_leave_them_ignored() -> None:
+    """In process: a burst of SIGINTs inside is counted, never raised; after, SIGINT is
+    ignored (the command exits next)."""
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with Interrupts() as stop:
+            assert not stop
+            for _ in range(100):
+                os.kill(os.getpid(), signal.SIGINT)
+            assert stop and stop.count >= 1
+        os.kill(os.getpid(), signal.SIGINT)  # would raise KeyboardInterrupt, or kill the worker
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import codecs
 import re
 import shutil
-import signal
 import sys
 import time
 import unicodedata
@@ -28,7 +27,9 @@ from doit.exceptions import TaskFailed
 from taskorch import attemptlog
 from taskorch.commands.usage import Verb
 from taskorch.excerpt import Terminal
+from taskorch.interrupts import Interrupts
 from taskorch.project import Project
+from taskorch.runners.base import RunnerError
 from taskorch.terminal import out, reader_gone, shown
 
 POLL = 0.25          # seconds between reads of the log while following
@@ -148,22 +149,25 @@ def _live(project: Project, task_id: str, attempt: int) -> bool:
         return False
     if not row.session:
         return False
-    pane = project.runner.snapshot().get(row.session)
+    try:
+        pane = project.runner.snapshot().get(row.session)
+    except RunnerError:
+        return True  # cannot tell now (a Ctrl-C also ends the runner's own call): look again
     return pane is not None and not pane.dead
 
 
 def follow(project: Project, task_id: str, attempt: int) -> None:
+    """Print the attempt's log as it grows, until its agent is gone (and its last output read)
+    or Ctrl-C."""
     layout = project.layout
     follower = Follower(sys.stdout.isatty())
     offset = attemptlog.start(layout, task_id, attempt)
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    looked, live, ending = 0.0, True, None
-    try:
-        while True:
-            if time.monotonic() - looked >= LIVE_EVERY:
+    looked, ending = 0.0, None
+    with Interrupts() as stop:
+        while not stop and (ending is None or time.monotonic() < ending):
+            if ending is None and time.monotonic() - looked >= LIVE_EVERY:
                 looked = time.monotonic()
-                live = _live(project, task_id, attempt)
-                if not live and ending is None:
+                if not _live(project, task_id, attempt):
                     ending = time.monotonic() + DRAIN  # its last output may still be on its way
             row = project.store.get(task_id)
             last = attemptlog.end(layout, task_id, attempt, row.attempts if row else attempt)
@@ -177,15 +181,9 @@ def follow(project: Project, task_id: str, attempt: int) -> None:
                 data = b""
             offset += len(data)
             follower.feed(data)
-            if ending is not None and time.monotonic() >= ending:
-                follower.finish()
-                return
             follower.show()
             time.sleep(POLL)
-    except KeyboardInterrupt:
         follower.finish()
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def logs(project: Project, ids: list[str], attempt: int, follow_: bool) -> TaskFailed | None:

@@ -23,6 +23,7 @@ from types import FrameType
 
 from taskorch import heal
 from taskorch.commands import status
+from taskorch.interrupts import Interrupts
 from taskorch.project import Project, View, tally
 from taskorch.terminal import reader_gone, shown
 
@@ -146,13 +147,15 @@ def use_colour() -> bool:
             and os.environ.get("TERM") != "dumb")
 
 
-def _write(text: str) -> None:
+def _write(text: str) -> bool:
+    """False once nobody reads any more (a pipe's reader left): watching stops."""
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
+        return True
     except BrokenPipeError:
         reader_gone()
-        raise KeyboardInterrupt  # nobody reads any more: stop watching
+        return False
 
 
 def run(project: Project, interval: float) -> None:
@@ -163,32 +166,24 @@ def run(project: Project, interval: float) -> None:
     def on_resize(signum: int, frame_: FrameType | None) -> None:
         resized[0] = True
 
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     previous_winch = signal.signal(signal.SIGWINCH, on_resize) if tty else None
-    if tty:
-        _write("\x1b[?1049h\x1b[?25l")  # the alternate screen, no cursor
-    try:
-        while True:
+    with Interrupts() as stop:
+        if tty:
+            _write("\x1b[?1049h\x1b[?25l")  # the alternate screen, no cursor
+        reading = True
+        while reading and not stop:
             if tty:
                 lines = frame(project, _size(), use_colour(), interval)
-                _write("\x1b[H" + "\r\n".join("\x1b[2K" + line for line in lines) + "\x1b[J")
+                reading = _write("\x1b[H" + "\r\n".join("\x1b[2K" + line for line in lines)
+                                 + "\x1b[J")
             else:
                 lines = frame(project, Size(10**6, 10**6), False, interval)
-                _write("\n".join(lines) + "\n\n")
+                reading = _write("\n".join(lines) + "\n\n")
             deadline = time.monotonic() + max(interval, 0.2)
             resized[0] = False
-            while time.monotonic() < deadline and not resized[0]:
+            while reading and time.monotonic() < deadline and not resized[0] and not stop:
                 time.sleep(0.05)
-    except KeyboardInterrupt:
-        pass
-    finally:
         if tty:
-            try:
-                _write("\x1b[?25h\x1b[?1049l")
-            except KeyboardInterrupt:
-                pass
-        # Watching is over and the process exits: a second Ctrl-C typed while it does (a
-        # slow machine, an impatient hand) must not turn a clean stop into a traceback.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if previous_winch is not None:
-            signal.signal(signal.SIGWINCH, previous_winch)
+            _write("\x1b[?25h\x1b[?1049l")
+    if previous_winch is not None:
+        signal.signal(signal.SIGWINCH, previous_winch)
