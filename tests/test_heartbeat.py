@@ -28,6 +28,16 @@ def journal(control, task_id: str) -> list[tuple[str, str]]:
     return db.execute("SELECT new, reason FROM events WHERE task=? ORDER BY seq", (task_id,)).fetchall()
 
 
+def story(control, task_id: str) -> str:
+    """The task's journal and its attempts' hook records, as one string: an assertion message
+    that is a string is printed whole, where a tuple's repr is cut (a CI failure read nothing
+    past its first line)."""
+    lines = [f"{new}: {reason}" for new, reason in journal(control, task_id)]
+    for record in sorted((control.workdir / "runs" / task_id).glob("attempt-*.hooks.jsonl")):
+        lines += [f"{record.name}: {line}" for line in record.read_text().splitlines()]
+    return "\n".join(lines)
+
+
 def completed_reason(control, task_id: str) -> str:
     return next(reason for new, reason in journal(control, task_id) if new == "complete")
 

@@ -85,6 +85,21 @@ def test_codex_counts_only_its_own_threads_turn(tmp_path):
     assert heard is not None and (heard.fact, heard.detail) == (hooks.FINISHED, "Done.")
 
 
+def test_a_codex_turn_before_the_last_text_typed_is_history(tmp_path):
+    """The question's turn-complete (a new process, late under load) can land after taskorch
+    answered it from the screen. Read as the current turn's end, it had the question answered
+    again while the answer was being worked on, and the attempt failed (CI). Once text is
+    typed, only the turn that took it ends the current turn."""
+    attempt = tmp_path / "attempt-1"
+    prompt = "Add hello.txt\n\nCreate hello.txt holding hello, and commit it.\n"
+    (tmp_path / "attempt-1.prompt.md").write_text(prompt)
+    record = tmp_path / "attempt-1.hooks.jsonl"
+    base.typed(record, "hello")
+    assert CodexNotify().heard(codex_turn(prompt, "Which greeting, hello or hi?"), attempt) is None
+    heard = CodexNotify().heard(codex_turn("hello", "Done."), attempt)
+    assert heard is not None and (heard.fact, heard.detail) == (hooks.FINISHED, "Done.")
+
+
 def test_the_record_keeps_the_questions_own_words(tmp_path):
     """Claude names the question (AskUserQuestion), then says only `Claude needs your
     permission`: the record's last fact is the question, in its first words."""

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import manifest, wait_for
-from test_heartbeat import journal
+from test_heartbeat import journal, story
 from test_nudges import nudges_before_the_restart
 from test_real_agents import (AIDER_MODEL, EDIT, isolate, marked, matrix, model,  # noqa: F401
                               reasons, remote_has_hello, script)
@@ -110,14 +110,15 @@ def test_a_model_that_hangs_is_restarted_and_the_retry_merges(control, remote,
          what=f"{profile}'s retry to merge")
     first = reasons(control, "error")[0]
     if profile in INTERACTIVE:
-        assert len(nudges_before_the_restart(control)) == 1, journal(control, "a")
+        assert len(nudges_before_the_restart(control)) == 1, story(control, "a")
         assert "after a nudge" in first, first
     else:
         assert not any(r.startswith("nudged after") for _, r in journal(control, "a"))
         assert "not nudged: its agent reads no terminal (a headless profile)" in first, first
     assert "no progress for" in first, first
     status = control.status()["a"]
-    assert status["status"] == "merged" and status["attempts"] == 2, (status, journal(control, "a"))
+    assert status["status"] == "merged" and status["attempts"] == 2, \
+        f"{status}\n" + story(control, "a")
     assert remote_has_hello(remote)
     retry_prompt = (control.workdir / "runs" / "a" / "attempt-2.prompt.md").read_text()
     assert "no progress for" in retry_prompt

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from conftest import manifest, wait_for
-from test_heartbeat import journal
+from test_heartbeat import journal, story
 from test_real_agents import (EDIT, isolate, matrix, model, reasons,  # noqa: F401
                               remote_has_hello, script, start)
 
@@ -134,10 +134,10 @@ def test_an_allow_listed_claude_dialog_is_answered_and_the_work_goes_on_to_merge
     status = beat_until(control, settled,
                         timeout=90, what="claude's allow-listed question to be answered")
     a = status["a"]
-    assert a["status"] == "merged" and a["attempts"] == 1, (a, journal(control, "a"))
+    assert a["status"] == "merged" and a["attempts"] == 1, f"{a}\n" + story(control, "a")
     assert remote_has_hello(remote)
     answered = [r for r in sent_to_agent(control) if r.startswith("answered ")]
-    assert len(answered) == 1 and WORDS in answered[0], journal(control, "a")
+    assert len(answered) == 1 and WORDS in answered[0], story(control, "a")
     assert reasons(control, "stuck") == []
     after = next(r for r in model.requests() if r.get("steps") and "write" in r["steps"][0])
     told = json.dumps(after["body"], ensure_ascii=False)
@@ -154,10 +154,10 @@ def test_an_allow_listed_prose_question_in_codex_is_answered_in_its_composer(con
     status = beat_until(control, settled,
                         timeout=90, what="codex's allow-listed question to be answered")
     a = status["a"]
-    assert a["status"] == "merged" and a["attempts"] == 1, (a, journal(control, "a"))
+    assert a["status"] == "merged" and a["attempts"] == 1, f"{a}\n" + story(control, "a")
     assert remote_has_hello(remote)
     answered = [r for r in sent_to_agent(control) if r.startswith("answered ")]
-    assert len(answered) == 1 and WORDS in answered[0], journal(control, "a")
+    assert len(answered) == 1 and WORDS in answered[0], story(control, "a")
     after = next(r for r in model.requests() if r.get("steps") and "write" in r["steps"][0])
     assert '"hello"' in json.dumps(after["body"]["input"][-1], ensure_ascii=False)
 
@@ -176,10 +176,10 @@ def test_codex_trust_dialog_is_answered_by_its_profile_and_the_task_merges(contr
     status = beat_until(control, settled,
                         timeout=90, what="codex to be trusted and merge")
     a = status["a"]
-    assert a["status"] == "merged" and a["attempts"] == 1, (a, journal(control, "a"))
+    assert a["status"] == "merged" and a["attempts"] == 1, f"{a}\n" + story(control, "a")
     assert remote_has_hello(remote)
     answered = [r for r in sent_to_agent(control) if r.startswith("answered ")]
-    assert answered and "Trust and continue" in answered[0], journal(control, "a")
+    assert answered and "Trust and continue" in answered[0], story(control, "a")
     assert reasons(control, "stuck") == []
 
 
@@ -195,7 +195,7 @@ def test_claude_trust_dialog_is_stuck_naming_it_and_doctor_names_the_fix(control
     start(control, remote, model, tmp_path, "claude", EDIT, prepare=untrust_claude)
     status = beat_until(control, settled, timeout=60, what="claude's trust dialog to be judged")
     a = status["a"]
-    assert a["status"] == "stuck", (a, journal(control, "a"))
+    assert a["status"] == "stuck", f"{a}\n" + story(control, "a")
     assert "trust" in a["reason"].lower(), a["reason"]
     for _ in range(2):
         control.doit("heartbeat")

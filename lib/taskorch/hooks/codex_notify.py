@@ -35,32 +35,37 @@ class CodexNotify:
         return ["-c", "notify=[" + ",".join(json.dumps(a) for a in argv) + "]"]
 
     def heard(self, payload: dict[str, Any], attempt_files: Path) -> Heard | None:
-        """A completed turn of the task's own thread. The TUI also runs a side thread that
-        writes the thread's title, and it completes first, while the task's turn still works:
-        only a turn whose input holds the attempt's prompt, exactly, is the task's."""
-        if payload.get("type") != "agent-turn-complete" or not ours(payload, attempt_files):
+        """A completed turn of the task's current turn: the one whose input holds, exactly,
+        the last text taskorch gave this attempt (its prompt, or the answer or nudge it typed
+        since). Two other completions must not read as the turn's end:
+        - the TUI's side thread that writes the thread's title completes first, while the
+          task's turn still works;
+        - a turn before the last text typed, whose notify (a new process, seconds late under
+          load) lands after taskorch answered from the screen: read as the current turn's end,
+          its question was answered a second time while the answer was being worked on (CI)."""
+        if payload.get("type") != "agent-turn-complete" or not current(payload, attempt_files):
             return None
         said = payload.get("last-assistant-message")
         return Heard(FINISHED, "agent-turn-complete", " ".join(str(said or "").split()), at=now())
-
 
     def report(self, payload: dict[str, Any], heard: Heard) -> Signals | None:
         return None  # notify carries no usage
 
 
-def ours(payload: dict[str, Any], attempt_files: Path) -> bool:
-    """The turn took the attempt's prompt, or text taskorch typed in later (an answer, a
-    nudge), as its input."""
-    try:
-        prompt = attempt_files.with_name(attempt_files.name + ".prompt.md").read_text(
-            encoding="utf-8")
-    except OSError:
-        prompt = ""
-    ours = {t.strip() for t in (prompt, *inputs(attempt_files.with_name(
-        attempt_files.name + ".hooks.jsonl"))) if t.strip()}
+def current(payload: dict[str, Any], attempt_files: Path) -> bool:
+    """The turn took the last text taskorch gave the attempt as its input."""
+    typed = inputs(attempt_files.with_name(attempt_files.name + ".hooks.jsonl"))
+    if typed:
+        last = typed[-1]
+    else:
+        try:
+            last = attempt_files.with_name(attempt_files.name + ".prompt.md").read_text(
+                encoding="utf-8")
+        except OSError:
+            return False
     messages = payload.get("input-messages")
-    return isinstance(messages, list) and any(
-        isinstance(m, str) and m.strip() in ours for m in messages)
+    return isinstance(messages, list) and bool(last.strip()) and any(
+        isinstance(m, str) and m.strip() == last.strip() for m in messages)
 
 
 def users_notify(env: dict[str, str]) -> list[str] | None:
