@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from conftest import manifest, wait_for
+from test_heartbeat import journal
 
 GIT = ["git", "-c", "user.name=reviewer", "-c", "user.email=reviewer@example.invalid"]
 
@@ -89,9 +90,11 @@ def test_a_rejected_push_keeps_the_task_and_succeeds_later(control, remote):
     assert commits and run(remote, "git", "rev-parse", "task/d-deliver-me").strip() == commits[0]
 
 
-def test_merge_auto_that_conflicts_waits_for_a_person(control, remote, tmp_path):
+def test_merge_auto_that_conflicts_waits_for_a_person_under_conflict_notify(control, remote,
+                                                                          tmp_path):
     control.write(manifest([[{"id": "d", "title": "Deliver me", "files": ["d.txt"]}]],
-                           repo=str(remote), merge="auto", hook=False))
+                           repo=str(remote), merge="auto", hook=False,
+                           reactions={"conflict": "notify"}))
     clone = person(remote, tmp_path)
     (clone / "d.txt").write_text("a person's version\n")
     run(clone, *GIT, "add", "d.txt")
@@ -102,7 +105,11 @@ def test_merge_auto_that_conflicts_waits_for_a_person(control, remote, tmp_path)
     control.doit("heartbeat")
     status = control.status()["d"]
     assert status["status"] == "pr_open"
-    assert "merge: auto could not merge it" in status["reason"] and "merge it by hand" in status["reason"]
+    assert "no longer merges cleanly into main: conflicts in d.txt" in status["reason"]
+    assert "a person decides" in status["reason"]
+    control.doit("heartbeat")  # seen again: nothing new is journaled
+    reasons = [r for _, r in journal(control, "d") if "conflicts in d.txt" in r]
+    assert len(reasons) == 1, reasons
 
 
 def test_push_early_sends_a_running_tasks_commits_before_it_finishes(control, remote, tmp_path):

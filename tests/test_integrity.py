@@ -409,7 +409,7 @@ def test_a_gh_that_never_answers_does_not_wedge_the_heartbeat(control, remote, t
 
 
 def test_a_merge_auto_conflict_names_the_files(control, remote, tmp_path):
-    one_task(control, remote, tmp_path, DEMO, merge="auto")
+    one_task(control, remote, tmp_path, DEMO, merge="auto", reactions={"conflict": "notify"})
     exited(control)
     person = tmp_path / "person"
     subprocess.run(["git", "clone", "-q", str(remote), str(person)], check=True)
@@ -417,7 +417,7 @@ def test_a_merge_auto_conflict_names_the_files(control, remote, tmp_path):
     git(person, "add", "a.txt")
     git(person, "commit", "-qm", "meanwhile on main")
     git(person, "push", "-q", "origin", "main")
-    row = wait_for(lambda: control.doit("heartbeat") and "could not merge" in (
+    row = wait_for(lambda: control.doit("heartbeat") and "a person decides" in (
         r := control.peek()["a"])["reason"] and r, timeout=40, what="merge: auto to give up", interval=0.3)
     assert row["status"] == "pr_open" and "conflicts in a.txt" in row["reason"]
 

@@ -214,6 +214,21 @@ def test_journal_events_map_to_kinds(old, new, reason, kind):
     assert kind_of(old, new, reason) == kind
 
 
+@pytest.mark.parametrize("old,new,event,kind", [
+    # the merge gate (mergegate.react): red checks are ci_failed whatever the reaction
+    ("pr_open", "error", "checks_failed", "ci_failed"),
+    ("pr_open", "pr_open", "checks_failed", "ci_failed"),
+    # a conflict its agent is merging in needs nobody; one left for a person does
+    ("pr_open", "error", "conflicted", None),
+    ("pr_open", "pr_open", "conflicted", "needs_you"),
+    ("pr_open", "stuck", "rounds_spent", "needs_you"),
+])
+def test_merge_gate_events_map_by_their_lifecycle_event(old, new, event, kind):
+    reason = "checks `make test` exited 1 on 1234abcd merged into main; back to its agent: " \
+             "rework round 1 of 3"
+    assert kind_of(old, new, reason, event) == kind
+
+
 def test_notify_entries_are_checked(tmp_path: Path):
     from taskorch.manifest import ManifestError, load
     bad = {"notify: [{webhook: 'ftp://x'}]": "entry 0: webhook must be an http:// or https:// URL",

@@ -7,9 +7,9 @@ nothing is ever force-pushed and no commit is dropped.
 
 from __future__ import annotations
 
-from taskorch import git, heal, launch, prompts
+from taskorch import git, heal, launch, mergegate, prompts
 from taskorch.forges import forge_for
-from taskorch.forges.base import Delivery, DeliveryError, Forge, PullRequest
+from taskorch.forges.base import BaseMoved, Delivery, DeliveryError, Forge, PullRequest
 from taskorch.lifecycle import Event
 from taskorch.project import Project
 from taskorch.state import TaskRow, now, stamp
@@ -123,8 +123,18 @@ def check(project: Project, forge: Forge, row: TaskRow) -> list[str]:
     if state == "open" and row.pr_base and row.pr_base != project.manifest.base:
         lines += restack(project, forge, row, delivery)
     if state == "open" and project.manifest.merge == "auto":
+        tested = None
+        if forge.gates_locally and delivery.sha:
+            verdict = mergegate.judge(project, row, delivery.sha)
+            if verdict.status in (mergegate.Status.FAILED, mergegate.Status.CONFLICT):
+                return lines + [line for line in [mergegate.react(project, row, verdict)] if line]
+            if verdict.status is mergegate.Status.RUNNING:
+                return lines
+            tested = verdict.merge
         try:
-            forge.merge(row.branch, delivery)
+            forge.merge(row.branch, delivery, tested)
+        except BaseMoved as exc:
+            return lines + [f"{row.id}: {exc}; tested again on the new base"]
         except DeliveryError as exc:
             reason = f"delivered: {delivery.ref}; merge: auto could not merge it ({exc}); merge it by hand"
             if row.reason != reason:
@@ -133,6 +143,9 @@ def check(project: Project, forge: Forge, row: TaskRow) -> list[str]:
             return []
         forge.refresh()
         state, how = forge.state(row.branch, base_commit, delivery), f"{how} by taskorch (merge: auto)"
+        if tested:
+            how += f"; {verdict.reason}" if project.manifest.checks else ""
+            mergegate.discard(project.layout, row.id)
     if state == "merged":
         project.store.transition(row.id, "merged", how, event=Event.MERGED,
                                  completed_at=row.completed_at or now())

@@ -234,3 +234,23 @@ def merged_into(repo: Path, head: str, base_commit: str | None, target: str) -> 
 def conflicted(repo: Path) -> list[str]:
     """The files a stopped merge left in conflict."""
     return run("diff", "--name-only", "--diff-filter=U", cwd=repo, check=False).split()
+
+
+def merge_commit(repo: Path, base: str, head: str, message: str) -> tuple[str | None, list[str]]:
+    """The merge of `head` into `base` as a commit, made without touching any checkout (`git
+    merge-tree`), and (None, the conflicting files) when they do not merge cleanly. The same
+    inputs give the same commit (its dates are the later parent's), so a result kept for it is
+    found again on the next tick."""
+    proc = subprocess.run(argv("merge-tree", "--write-tree", "--name-only", "--no-messages",
+                               "-z", base, head), cwd=repo, capture_output=True,
+                          timeout=LOCAL_TIMEOUT, stdin=subprocess.DEVNULL)
+    fields = proc.stdout.decode(errors="replace").split("\0")
+    if proc.returncode == 1:
+        return None, sorted({f for f in fields[1:] if f})
+    if proc.returncode != 0:
+        raise GitError(f"git merge-tree: {proc.stderr.decode(errors='replace').strip()}")
+    date = max(int(run("log", "-1", "--format=%ct", c, cwd=repo)) for c in (base, head))
+    stamp = f"@{date} +0000"
+    sha = run(*IDENTITY, "commit-tree", fields[0], "-p", base, "-p", head, "-m", message,
+              cwd=repo, env={"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp})
+    return sha, []

@@ -84,7 +84,8 @@ def due(when: str | None, at: float) -> bool:
 
 
 def restart(project: Project, task: Task, row: TaskRow) -> str:
-    """The next attempt, in the same worktree, told what went wrong last time."""
+    """The next attempt, in the same worktree, told what went wrong last time: a crash or a
+    failed verify (prompts/retry.md.j2), or a failed merge gate (prompts/rework.md.j2)."""
     if row.session:
         project.runner.stop(row.session)  # never two agents on one task
     path = project.layout.failure_file(task.id, row.attempts)
@@ -93,7 +94,10 @@ def restart(project: Project, task: Task, row: TaskRow) -> str:
              "error": failure.get("reason", row.reason), "exit_code": failure.get("exit_code"),
              "log_tail": failure.get("log_tail", ""),
              "verify_output": failure.get("verify_output", "")}
-    outcome = launch.start(project, task, row.attempts + 1, template="retry.md.j2", extra=extra)
+    rework = failure.get("rework")  # the merge gate sent it back (mergegate.react)
+    outcome = launch.start(project, task, row.attempts + 1,
+                           template="rework.md.j2" if rework else "retry.md.j2",
+                           extra={**extra, **(rework or {})})
     return outcome.message
 
 

@@ -72,6 +72,15 @@ class Event(str, Enum):
     MERGED = "merged"
     # its pull request was closed unmerged (deliver.check)
     PR_CLOSED = "pr_closed"
+    # the merge gate's `checks` failed on its work merged into the base: back to its agent for
+    # another round (error, retried at once with prompts/rework.md.j2), or, under `ci_failed:
+    # notify`, left open for a person (mergegate.react)
+    CHECKS_FAILED = "checks_failed"
+    # its work no longer merges cleanly into the base: back to its agent to merge the base in,
+    # or, under `conflict: notify`, left open for a person (mergegate.react)
+    CONFLICTED = "conflicted"
+    # the gate failed again with `max_rounds` rounds spent: a person decides (mergegate.react)
+    ROUNDS_SPENT = "rounds_spent"
     # a force-push to the base dropped its merged work; delivered again (deliver.dropped)
     MERGED_WORK_DROPPED = "merged_work_dropped"
     # a launch or retry was due, but the task's or the project's `budget` is spent; the agent
@@ -120,6 +129,9 @@ RULES: tuple[tuple[Event, tuple[State | None, ...], tuple[State, ...]], ...] = (
     (Event.MERGE_FAILED,           (O,),                 (O,)),
     (Event.MERGED,                 (O,),                 (M,)),
     (Event.PR_CLOSED,              (O,),                 (E,)),
+    (Event.CHECKS_FAILED,          (O,),                 (E, O)),
+    (Event.CONFLICTED,             (O,),                 (E, O)),
+    (Event.ROUNDS_SPENT,           (O,),                 (S,)),
     (Event.MERGED_WORK_DROPPED,    (M,),                 (C,)),
     (Event.BUDGET_SPENT,           (P, B, E),            (S,)),
     (Event.STOPPED_BY_HAND,        (R, S, E),            (S,)),

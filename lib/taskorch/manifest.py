@@ -100,10 +100,16 @@ class Manifest:
     gate: str = _TOP["gate"]
     merge: str = _TOP["merge"]
     push: str = _TOP["push"]
+    checks: str | None = _TOP["checks"]
+    reactions: dict[str, Any] | None = None  # schema.TOP; reaction() reads it
     cleanup: str = _TOP["cleanup"]
     labels: dict[str, str] = field(default_factory=dict)
     budget: dict[str, Any] | None = None  # {usd, tokens}: schema.TOP
     notify: list[dict[str, Any]] | None = None  # sinks: schema.TOP, notify/
+
+    def reaction(self, key: str) -> Any:
+        """A merge-gate reaction (ci_failed, changes_requested, conflict) or max_rounds."""
+        return (self.reactions or {}).get(key, schema.REACTION_DEFAULTS[key])
 
     @property
     def root(self) -> Path:

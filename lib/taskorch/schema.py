@@ -188,6 +188,30 @@ def is_budget(value: Any) -> str | None:
     return None
 
 
+# What the merge gate does when it fails (mergegate.py), per cause; max_rounds caps the rounds.
+REACTION_CHOICES = {"ci_failed": ("agent", "notify", "ignore"),
+                    "changes_requested": ("agent", "notify", "ignore"),
+                    "conflict": ("agent", "notify")}
+REACTION_DEFAULTS = {"ci_failed": "agent", "changes_requested": "agent", "conflict": "agent",
+                     "max_rounds": 3}
+
+
+def is_reactions(value: Any) -> str | None:
+    """{ci_failed: agent, conflict: notify, max_rounds: 3}: what a failed merge gate does."""
+    names = ", ".join(REACTION_DEFAULTS)
+    if not isinstance(value, dict):
+        return f"must be a mapping of {names}, not {_kind(value)}"
+    unknown = sorted(set(value) - set(REACTION_DEFAULTS))
+    if unknown:
+        return f"has unknown key '{unknown[0]}'; use {names}"
+    for key, choices in REACTION_CHOICES.items():
+        if key in value and value[key] not in choices:
+            return f"{key} must be one of {', '.join(choices)}, not {_yaml(value[key])}"
+    if "max_rounds" in value and is_positive_int(value["max_rounds"]):
+        return f"max_rounds {is_positive_int(value['max_rounds'])}"
+    return None
+
+
 RUNNER_KEYS = {"tmux": ("kind",), "slurm": ("kind", "partition", "sbatch"),
                "ray": ("kind", "address", "resources"),
                "batch": ("kind", "job_queue", "task_definition", "cluster", "job_definition",
@@ -310,6 +334,12 @@ NOTIFY = Kind(notify.problem, _const({"type": "array", "items": {
         "^timeout$": {"type": "number", "exclusiveMinimum": 0},
         "^retries$": {"type": "integer", "minimum": 0, "maximum": 20}}}}),
     "list of {command} or {webhook}")
+# Like BUDGET, patternProperties: a value, not a level of its own.
+REACTIONS = Kind(is_reactions, _const({
+    "type": "object", "propertyNames": {"enum": list(REACTION_DEFAULTS)},
+    "patternProperties": {**{f"^{k}$": {"enum": list(v)} for k, v in REACTION_CHOICES.items()},
+                          "^max_rounds$": {"type": "integer", "minimum": 1}}}),
+    "{ci_failed, changes_requested, conflict, max_rounds}")
 ANSWERS = Kind(is_answer_list, _const({"type": "array", "items": {"$ref": "#/$defs/answer"}}),
                "list of answers")
 
@@ -458,6 +488,15 @@ TOP = _level(
          "complete (starting from their branches), or merged", default="complete"),
     _top("merge", one_of(("manual", "auto")), "auto: taskorch merges delivered work into base "
          "itself", default="manual"),
+    _top("checks", OPT_STRING, "the merge gate: a shell command run on a delivered task's "
+         "verified commit merged into the freshly fetched base, in a scratch worktree, before "
+         "merge: auto merges exactly that tested merge (git forge; see The merge gate)"),
+    _top("reactions", REACTIONS, "what a failed merge gate does: ci_failed (checks failed) and "
+         "conflict (no clean merge) agent (back to its agent with the failure, a new round) or "
+         "notify (left open; a person is told); ci_failed also ignore (left open, unmerged); "
+         "changes_requested (reviews, github) likewise; max_rounds: rounds before it is stuck",
+         shown_default="{ci_failed: agent, changes_requested: agent, conflict: "
+         "agent, max_rounds: 3}"),
     _top("push", one_of(("done", "early")), "early: also push running tasks' new commits, so "
          "none is lost", default="done"),
     _top("cleanup", one_of(("manual", "on-merge")), "on-merge: the heartbeat removes merged "
@@ -467,7 +506,7 @@ TOP = _level(
          "[program, args...]} (each event as one JSON line on its standard input, no shell) or "
          "{webhook: URL} (each event as one JSON POST), with timeout (seconds, default 10) and "
          "retries (default 3); optional: true skips a command whose program is not installed. "
-         "Events: needs_you, pr_opened, merged, done (see Notifications)"),
+         "Events: needs_you, ci_failed, pr_opened, merged, done (see Notifications)"),
 )
 
 PHASE = _level(

@@ -59,7 +59,11 @@ HEARTBEAT_COLUMNS = {
     "verified": "TEXT",         # the commit verify passed: what is pushed and merged, nothing newer
 
     "budget_from": "INTEGER NOT NULL DEFAULT 0",  # attempts before the last `doit retry`
+    "rounds": "INTEGER NOT NULL DEFAULT 0",  # times the merge gate sent it back (mergegate.py)
 }
+# Columns the journal added after the first release: what caused each change (lifecycle.Event;
+# NULL for a note, and in older rows).
+EVENT_COLUMNS = {"event": "TEXT"}
 COLUMNS = ("status", "reason", "attempts", "branch", "worktree", "session", "pr_number",
            "started_at", "completed_at", "last_progress", *HEARTBEAT_COLUMNS)
 # Given a task the store has no row for, what git still knows of it: an object with `status`,
@@ -118,6 +122,7 @@ class TaskRow:
     pr_base: str | None = None
     checked_base: str | None = None
     verified: str | None = None
+    rounds: int = 0
 
 
 ROW_FIELDS = tuple(f.name for f in fields(TaskRow))
@@ -131,6 +136,7 @@ class Event:
     old: str | None
     new: str
     reason: str
+    event: str | None = None  # the lifecycle.Event that caused it; None for a note
 
 
 # doit reports an InvalidTask as one line wherever it surfaces, in an action or in a launch
@@ -176,14 +182,15 @@ class Store:
             self._migrate()
 
     def _migrate(self) -> None:
-        have = {row[1] for row in self.db.execute("PRAGMA table_info(tasks)")}
-        for name, kind in HEARTBEAT_COLUMNS.items():
-            if name not in have:
-                try:
-                    self.db.execute(f"ALTER TABLE tasks ADD COLUMN {name} {kind}")
-                except sqlite3.OperationalError as exc:  # another process added it first
-                    if "duplicate column" not in str(exc):
-                        raise
+        for table, columns in (("tasks", HEARTBEAT_COLUMNS), ("events", EVENT_COLUMNS)):
+            have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns.items():
+                if name not in have:
+                    try:
+                        self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+                    except sqlite3.OperationalError as exc:  # another process added it first
+                        if "duplicate column" not in str(exc):
+                            raise
 
     def close(self) -> None:
         self.db.close()
@@ -224,8 +231,9 @@ class Store:
                     f"VALUES (?, ?, ?{', ?' * len(values)})",
                     (task.id, status, stamp, *values.values()))
                 if cursor.rowcount:
-                    db.execute("INSERT INTO events (at, task, old, new, reason) VALUES (?,?,?,?,?)",
-                               (stamp, task.id, None, status, why))
+                    db.execute("INSERT INTO events (at, task, old, new, reason, event) "
+                               "VALUES (?,?,?,?,?,?)",
+                               (stamp, task.id, None, status, why, lifecycle.Event.SEEDED.value))
 
     def rows(self, *statuses: str) -> dict[str, TaskRow]:
         """Every task's row, or only those in `statuses` (a heartbeat's steps each need a few:
@@ -289,8 +297,8 @@ class Store:
         values = {"status": new, "reason": reason, **fields, "updated_at": stamp}
         db.execute(f"UPDATE tasks SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
                    (*values.values(), task_id))
-        db.execute("INSERT INTO events (at, task, old, new, reason) VALUES (?,?,?,?,?)",
-                   (stamp, task_id, old, new, reason))
+        db.execute("INSERT INTO events (at, task, old, new, reason, event) VALUES (?,?,?,?,?,?)",
+                   (stamp, task_id, old, new, reason, lifecycle.Event(event).value))
 
     def update(self, changes: dict[str, dict[str, Any]]) -> None:
         """Record observations that are not state changes (progress, fingerprints), batched."""

@@ -111,8 +111,10 @@ def onto_branch(worktree: Path, branch: str) -> str | None:
     return None
 
 
-def run_verify(command: str, worktree: Path, timeout_minutes: float) -> Result | None:
-    """The user's verify command in the worktree; a failing Result, or None when it passed.
+def run_verify(command: str, worktree: Path, timeout_minutes: float,
+               what: str = "verify") -> Result | None:
+    """The user's verify command (or the merge gate's checks: `what`) in the worktree; a
+    failing Result, or None when it passed.
 
     It runs in its own process group, killed whole when it ends or times out, and writes to a
     file rather than a pipe: a background child it leaves behind can neither keep the heartbeat
@@ -131,10 +133,10 @@ def run_verify(command: str, worktree: Path, timeout_minutes: float) -> Result |
         out.seek(max(0, out.seek(0, os.SEEK_END) - 64 * 1024))
         text = out.read().decode(errors="replace")
     if code is None:
-        return Result(False, f"verify `{command}` ran over {timeout_minutes:g} min")
+        return Result(False, f"{what} `{command}` ran over {timeout_minutes:g} min")
     if code != 0:
         output = "\n".join(clean(text).splitlines()[-40:])
-        return Result(False, f"verify `{command}` exited {code}", output)
+        return Result(False, f"{what} `{command}` exited {code}", output)
     return None
 
 

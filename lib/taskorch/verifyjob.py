@@ -5,6 +5,9 @@ time: no other agent was answered, nudged or launched meanwhile. Now the tick st
 in a detached process (its own session); the process writes its result beside the attempt's
 other files, then starts a heartbeat; the tick that finds the result decides. The result names
 the commit it verified, so a branch that moved meanwhile is verified again, never trusted.
+
+The merge gate's `checks` run the same way (`kind="checks"`, mergegate.py), on the merge commit
+they test.
 """
 
 from __future__ import annotations
@@ -21,48 +24,50 @@ from taskorch.verify import Result, passed, run_verify
 RUNNING = "running"
 
 
-def result_file(layout: Layout, task_id: str, attempt: int) -> Path:
-    return layout.run_dir(task_id) / f"attempt-{attempt}.verify.json"
+def result_file(layout: Layout, task_id: str, attempt: int, kind: str = "verify") -> Path:
+    return layout.run_dir(task_id) / f"attempt-{attempt}.{kind}.json"
 
 
-def job_file(layout: Layout, task_id: str, attempt: int) -> Path:
-    return layout.run_dir(task_id) / f"attempt-{attempt}.verify-job.json"
+def job_file(layout: Layout, task_id: str, attempt: int, kind: str = "verify") -> Path:
+    return layout.run_dir(task_id) / f"attempt-{attempt}.{kind}-job.json"
 
 
-def outcome(layout: Layout, task_id: str, attempt: int, sha: str | None) -> Result | str | None:
+def outcome(layout: Layout, task_id: str, attempt: int, sha: str | None,
+            kind: str = "verify") -> Result | str | None:
     """The finished Result for `sha`, RUNNING while a job for it lives, or None: start one."""
     if not sha:
         return None
-    done = _read(result_file(layout, task_id, attempt))
+    done = _read(result_file(layout, task_id, attempt, kind))
     if done.get("sha") == sha:
         return Result(done["ok"], done["reason"], done.get("output", ""),
                       sha if done["ok"] else None)
-    job = _read(job_file(layout, task_id, attempt))
+    job = _read(job_file(layout, task_id, attempt, kind))
     if job.get("sha") == sha and _alive(job.get("pid")):
         return RUNNING
     return None
 
 
 def start(layout: Layout, task_id: str, attempt: int, ready: Result, command: str,
-          worktree: Path, timeout_minutes: float, hook: Path | None) -> None:
+          worktree: Path, timeout_minutes: float, hook: Path | None,
+          kind: str = "verify") -> None:
     """Start running `command` on the prepared commit (verify.prepare) in the background."""
     spec = {"task": task_id, "attempt": attempt, "sha": ready.sha, "command": command,
             "worktree": str(worktree), "timeout_minutes": timeout_minutes,
             "reason": ready.reason, "note": ready.note,
-            "result": str(result_file(layout, task_id, attempt)),
-            "hook": str(hook) if hook else None}
-    spec_path = layout.run_dir(task_id) / f"attempt-{attempt}.verify-spec.json"
+            "result": str(result_file(layout, task_id, attempt, kind)),
+            "hook": str(hook) if hook else None, "kind": kind}
+    spec_path = layout.run_dir(task_id) / f"attempt-{attempt}.{kind}-spec.json"
     write_atomic(spec_path, json.dumps(spec))
     proc = subprocess.Popen([sys.executable, "-m", "taskorch.verifyjob", str(spec_path)],
                             cwd=worktree, start_new_session=True, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    write_atomic(job_file(layout, task_id, attempt), json.dumps({"pid": proc.pid,
-                                                                  "sha": ready.sha}))
+    write_atomic(job_file(layout, task_id, attempt, kind), json.dumps({"pid": proc.pid,
+                                                                        "sha": ready.sha}))
 
 
-def stop(layout: Layout, task_id: str, attempt: int) -> None:
+def stop(layout: Layout, task_id: str, attempt: int, kind: str = "verify") -> None:
     """End a running verify job (the task was stopped or restarted); its command's group too."""
-    job = _read(job_file(layout, task_id, attempt))
+    job = _read(job_file(layout, task_id, attempt, kind))
     if _alive(job.get("pid")):
         try:
             os.killpg(job["pid"], 9)
@@ -72,7 +77,8 @@ def stop(layout: Layout, task_id: str, attempt: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     spec = json.loads(Path((argv or sys.argv[1:])[0]).read_text())
-    failed = run_verify(spec["command"], Path(spec["worktree"]), spec["timeout_minutes"])
+    failed = run_verify(spec["command"], Path(spec["worktree"]), spec["timeout_minutes"],
+                        spec.get("kind", "verify"))
     ready = Result(True, spec["reason"], sha=spec["sha"], note=spec["note"])
     final = failed or passed(ready, spec["command"])
     result = {"sha": spec["sha"], "ok": final.ok, "reason": final.reason, "output": final.output}

@@ -125,7 +125,7 @@ def retry(project: Project, ids: list[str], force: bool = False) -> TaskFailed |
             return failed
         project.store.transition(row.id, "error", "retry asked by hand; attempt budget reset "
                                  f"(reason before: {row.reason})", event=event, retry_at=now(),
-                                 budget_from=row.attempts)
+                                 budget_from=row.attempts, rounds=0)
         return f"{row.id}: attempt budget reset; restarting now"
     failed = _change(project, ids, "retry", change)
     if failed is None:

@@ -107,6 +107,7 @@ def as_dict(project: Project, views: dict[str, View]) -> dict[str, Any]:
             "tasks": [{
         "id": t.id, "phase": m.phases[t.phase].name, "status": views[t.id].status,
         "reason": views[t.id].reason, "attempts": views[t.id].row.attempts,
+        "rounds": views[t.id].row.rounds,  # merge-gate rework rounds (mergegate.py)
         "branch": views[t.id].row.branch, "worktree": views[t.id].row.worktree,
         "session": views[t.id].row.session, "prNumber": views[t.id].row.pr_number,
         "delivery": views[t.id].row.delivery,
@@ -181,7 +182,8 @@ def cut(text: str, width: int | None) -> str:
 def one_task(project: Project, views: dict[str, View], task_id: str, log_lines: int = 20) -> str:
     view = views[task_id]
     row = view.row
-    out = [f"{task_id}: {view.status} (attempt {row.attempts}) - {view.reason or '-'}",
+    rounds = f", rework round {row.rounds}" if row.rounds else ""
+    out = [f"{task_id}: {view.status} (attempt {row.attempts}{rounds}) - {view.reason or '-'}",
            f"  branch {row.branch or '-'}  worktree {row.worktree or '-'}  session {row.session or '-'}",
            "", "journal:"]
     out += [f"  {e.at}  {e.old or '-'} -> {e.new}: {e.reason}"

@@ -30,8 +30,13 @@ class PullRequest:
     base: str                # the base branch, or the branch it is stacked on
 
 
+class BaseMoved(DeliveryError):
+    """The base moved since the merge was tested: it is tested again on the new base."""
+
+
 class Forge(Protocol):
     opens_pull_requests: bool  # whether `deliver` uses the PullRequest (title, body, base)
+    gates_locally: bool  # whether the merge gate (mergegate.py) tests a merge before `merge`
 
     def refresh(self) -> None:
         """Learn the remote's current state once per tick (one fetch, one API call...)."""
@@ -51,6 +56,8 @@ class Forge(Protocol):
     def retarget(self, delivery: Delivery, base: str) -> None:
         """Point a stacked pull request at `base` once the branch under it has merged."""
 
-    def merge(self, branch: str, delivery: Delivery) -> None:
+    def merge(self, branch: str, delivery: Delivery, tested: str | None = None) -> None:
         """Merge the delivered commit (`delivery.sha`) into the base (for `merge: auto`), and
-        refuse when the branch no longer points at it."""
+        refuse when the branch no longer points at it. `tested`: the merge commit the merge
+        gate passed, to become the base exactly (BaseMoved when the base is no longer its
+        parent)."""

@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from taskorch import git
-from taskorch.forges.base import Delivery, DeliveryError, PullRequest
+from taskorch.forges.base import BaseMoved, Delivery, DeliveryError, PullRequest
 
 
 class GitForge:
     opens_pull_requests = False
+    gates_locally = True
 
     def __init__(self, clone: Path, base: str):
         self.clone = clone
@@ -54,9 +55,20 @@ class GitForge:
     def retarget(self, delivery: Delivery, base: str) -> None:
         """A pushed branch has no base of its own to move."""
 
-    def merge(self, branch: str, delivery: Delivery) -> None:
-        """Merge the delivered commit into the base in the clone's own checkout, then push the
-        base (no force)."""
+    def merge(self, branch: str, delivery: Delivery, tested: str | None = None) -> None:
+        """Push the gate's tested merge as the base, or merge the delivered commit into the base
+        in the clone's own checkout, then push the base (no force either way)."""
+        if tested:
+            try:
+                git.run("push", "--quiet", "origin", f"{tested}:refs/heads/{self.base}",
+                        cwd=self.clone)
+            except git.GitError as exc:
+                if "rejected" in str(exc) or "fetch first" in str(exc) or "non-fast" in str(exc):
+                    raise BaseMoved(f"{self.base} moved on the remote since the merge was "
+                                    "tested") from None
+                raise DeliveryError(f"push of the tested merge to {self.base} failed: "
+                                    f"{exc}") from None
+            return
         commit = delivery.sha or branch
         try:
             git.run("checkout", "--quiet", "-B", self.base, self.remote_base, cwd=self.clone)

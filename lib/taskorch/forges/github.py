@@ -29,6 +29,7 @@ LISTED = 100
 
 class GitHubForge(GitForge):
     opens_pull_requests = True
+    gates_locally = False  # the pull request's own checks are the gate
 
     def __init__(self, clone: Path, base: str):
         super().__init__(clone, base)
@@ -117,8 +118,8 @@ class GitHubForge(GitForge):
     def retarget(self, delivery: Delivery, base: str) -> None:
         self._gh("pr", "edit", str(delivery.number), "--base", base)
 
-    def merge(self, branch: str, delivery: Delivery) -> None:
+    def merge(self, branch: str, delivery: Delivery, tested: str | None = None) -> None:
         if delivery.number is None:
-            return super().merge(branch, delivery)
+            return super().merge(branch, delivery, tested)
         pinned = ("--match-head-commit", delivery.sha) if delivery.sha else ()
         self._gh("pr", "merge", str(delivery.number), "--merge", *pinned)

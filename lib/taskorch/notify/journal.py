@@ -10,7 +10,8 @@ fires once. The journal holds states and reasons, so the kinds are read from tho
 - `pr_opened`: its verified work was delivered (`pr_open`);
 - `merged`: its work is in the base;
 - `done`: every task is merged or skipped, once each time that becomes true;
-- `ci_failed`: for the merge gate and CI reactions, which do not exist yet: nothing maps to it.
+- `ci_failed`: the merge gate's checks failed (lifecycle.Event.CHECKS_FAILED), whether the task
+  went back to its agent or waits for a person; a conflict left for a person is `needs_you`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import re
 from typing import Any
 
 from taskorch.layout import write_atomic
+from taskorch.lifecycle import Event
 from taskorch.notify.command import Command
 from taskorch.notify.queue import ensure_worker, folder, put
 from taskorch.project import Project, tally
@@ -33,9 +35,14 @@ WORDS = {"needs_you": "needs you", "pr_opened": "was delivered", "merged": "was 
          "ci_failed": "failed its checks"}
 
 
-def kind_of(old: str | None, new: str, reason: str) -> str | None:
-    """The notification a journal event is, or None. Seeds, notes and same-state changes are
-    none."""
+def kind_of(old: str | None, new: str, reason: str, event: str | None = None) -> str | None:
+    """The notification a journal event is, or None. Seeds, notes and other same-state changes
+    are none. `event` is the lifecycle.Event that caused it (None in rows older than the
+    journal's event column)."""
+    if event == Event.CHECKS_FAILED:
+        return "ci_failed"  # whatever the reaction: back to its agent, or left for a person
+    if event == Event.CONFLICTED:
+        return "needs_you" if new == "pr_open" else None  # its agent merges the base in
     if old is None or old == new:
         return None
     if new == "stuck":
@@ -72,11 +79,11 @@ def events(project: Project, after: int) -> tuple[list[tuple[int, int, dict[str,
     """The notifications of the journal's events after `after`, as (seq, order, event), and the
     last seq read."""
     rows = project.store.db.execute(
-        "SELECT seq, at, task, old, new, reason FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-        (after, BATCH)).fetchall()
+        "SELECT seq, at, task, old, new, reason, event FROM events WHERE seq > ? ORDER BY seq "
+        "LIMIT ?", (after, BATCH)).fetchall()
     name, out, ended = project.manifest.project, [], None
-    for seq, at, task, old, new, reason in rows:
-        kind = kind_of(old, new, reason)
+    for seq, at, task, old, new, reason, event in rows:
+        kind = kind_of(old, new, reason, event)
         if kind:
             out.append((seq, 0, {"event": kind, "project": name, "task": task, "state": new,
                                  "reason": reason, "time": at, "seq": seq}))
