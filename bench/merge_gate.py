@@ -99,7 +99,7 @@ def main() -> None:
     held = held_tick(n, args.repeat, checks="exit 1", reactions={"ci_failed": "notify"})
     print(f"{n} tasks delivered and open, one heartbeat (median of {args.repeat}): merge: manual "
           f"(no gate) {manual:.2f} s; gate holding all of them (checks failed) {held:.2f} s: "
-          f"+{(held - manual) / n * 1000:.0f} ms a task")
+          f"{(held - manual) / n * 1000:+.0f} ms a task")
     sys.stdout.flush()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from taskorch import git, heal, launch, mergegate, prompts
 from taskorch.forges import forge_for
-from taskorch.forges.base import BaseMoved, Delivery, DeliveryError, Forge, PullRequest
+from taskorch.forges.base import Delivery, DeliveryError, Forge, PullRequest
 from taskorch.lifecycle import Event
 from taskorch.project import Project
 from taskorch.state import TaskRow, now, stamp
@@ -49,9 +49,12 @@ def deliver(project: Project, at: float) -> list[str]:
     except DeliveryError as exc:
         return [f"delivery: {exc}; the next heartbeat tries again"]
     lines = [push(project, forge, row, at) for row in ready]
+    queued: list[TaskRow] = []  # open, for the merge gate to test and land (mergegate.land)
     for row in open_ + [project.store.get(r.id) for r in ready]:
         if row and row.status == "pr_open":
-            lines += check(project, forge, row)
+            lines += check(project, forge, row, queued)
+    if queued:
+        lines += mergegate.land(project, forge, queued)
     if project.store.count("merged"):  # this tick's merges count too
         lines += watch_base(project)  # last: the base now holds this tick's own merges
     return [line for line in lines if line]
@@ -109,32 +112,32 @@ def newer_than_verified(project: Project, row: TaskRow) -> str:
             "was not verified and is not delivered)")
 
 
-def check(project: Project, forge: Forge, row: TaskRow) -> list[str]:
-    """Has the delivered work been merged (or its PR closed)? Merge it here with `merge: auto`."""
+def check(project: Project, forge: Forge, row: TaskRow, queued: list[TaskRow]) -> list[str]:
+    """Has the delivered work been merged (or its PR closed)? Merge it here with `merge: auto`:
+    through the forge, or, where the forge gates locally, by adding it to `queued`."""
     base_commit = row.base_commit or f"origin/{project.manifest.base}"
     delivery = Delivery(ref=row.delivery or "", number=row.pr_number, base=row.pr_base,
                         sha=row.verified)
     mark = forge.watermark(row.branch)
-    if mark is not None and mark == row.checked_base and project.manifest.merge == "manual":
-        return []  # nothing the answer depends on has moved since it was last "open"
+    gated = project.manifest.merge == "auto" and forge.gates_locally and bool(row.verified)
+    if mark is not None and mark == row.checked_base and (project.manifest.merge == "manual"
+                                                          or gated):
+        # nothing the answer depends on has moved since it was last "open"
+        queued.extend([row] if gated else [])
+        return []
     state = forge.state(row.branch, base_commit, delivery)
     how = f"merged into {project.manifest.base}"
     lines = []
     if state == "open" and row.pr_base and row.pr_base != project.manifest.base:
         lines += restack(project, forge, row, delivery)
+    if state == "open" and gated:
+        queued.append(row)
+        if mark != row.checked_base:
+            project.store.update({row.id: {"checked_base": mark}})
+        return lines
     if state == "open" and project.manifest.merge == "auto":
-        tested = None
-        if forge.gates_locally and delivery.sha:
-            verdict = mergegate.judge(project, row, delivery.sha)
-            if verdict.status in (mergegate.Status.FAILED, mergegate.Status.CONFLICT):
-                return lines + [line for line in [mergegate.react(project, row, verdict)] if line]
-            if verdict.status is mergegate.Status.RUNNING:
-                return lines
-            tested = verdict.merge
         try:
-            forge.merge(row.branch, delivery, tested)
-        except BaseMoved as exc:
-            return lines + [f"{row.id}: {exc}; tested again on the new base"]
+            forge.merge(row.branch, delivery)
         except DeliveryError as exc:
             reason = f"delivered: {delivery.ref}; merge: auto could not merge it ({exc}); merge it by hand"
             if row.reason != reason:
@@ -143,9 +146,6 @@ def check(project: Project, forge: Forge, row: TaskRow) -> list[str]:
             return []
         forge.refresh()
         state, how = forge.state(row.branch, base_commit, delivery), f"{how} by taskorch (merge: auto)"
-        if tested:
-            how += f"; {verdict.reason}" if project.manifest.checks else ""
-            mergegate.discard(project.layout, row.id)
     if state == "merged":
         project.store.transition(row.id, "merged", how, event=Event.MERGED,
                                  completed_at=row.completed_at or now())

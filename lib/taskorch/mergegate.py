@@ -1,18 +1,21 @@
 """The merge gate (issue 12): a local merge queue for the git forge under `merge: auto`.
 
-Before taskorch merges a delivered task, its verified commit is merged into the freshly fetched
-base as a commit of its own (git.merge_commit: no checkout is touched), and the manifest's
-`checks` run on that merge commit in a scratch worktree, in the background (verifyjob, kind
-"checks"), so a long suite never holds the heartbeat.
+Each tick the delivered tasks form a queue, in manifest order. Each one's verified commit is
+merged, as a commit of its own (git.merge_commit: no checkout is touched), onto the freshly
+fetched base, or onto the merge of the one ahead of it: speculatively, as a merge queue does, so
+N tasks land in about one run of the checks rather than N. The manifest's `checks` run on each
+merge in a scratch worktree, in the background (verifyjob, kind "checks"), at most max_parallel
+at once, so a long suite never holds the heartbeat.
 
-- Green: exactly that merge commit is pushed as the base: a fast-forward, never forced. A base
-  that moved meanwhile refuses it, and the next tick tests again on the new base. So two tasks
-  that pass alone but break together cannot both land: the second is tested on a base that
-  holds the first.
-- Red, or a merge that conflicts: `reactions` decide (react). `agent` sends the task back to its
-  agent in the same branch and worktree, a new round with the failure in its prompt
-  (prompts/rework.md.j2), counted apart from crash attempts; after `max_rounds` rounds it is
-  stuck. `notify` leaves it open for a person; `ignore` (checks only) leaves it open, unmerged.
+- Green from the front: the last merge of the passed run is pushed as the base: a fast-forward,
+  never forced; every task in it is merged. A base that moved meanwhile refuses it, and the next
+  tick tests again on the new base. Two tasks that pass alone but break together cannot both
+  land: the second is tested on a merge that holds the first.
+- Red, or a merge that conflicts, with every task ahead of it passed: `reactions` decide
+  (react). `agent` sends the task back to its agent in the same branch and worktree, a new
+  round with the failure in its prompt (prompts/rework.md.j2), counted apart from crash
+  attempts; after `max_rounds` rounds it is stuck. `notify` leaves it open for a person;
+  `ignore` (checks only) leaves it open, unmerged. With tasks ahead still running, it waits.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from enum import Enum
 from pathlib import Path
 
 from taskorch import git, verifyjob
+from taskorch.forges.base import Delivery, DeliveryError, Forge
 from taskorch.layout import Layout, write_atomic
 from taskorch.lifecycle import Event
 from taskorch.project import Project
@@ -36,6 +40,7 @@ KIND = "checks"  # the verifyjob kind: runs/<id>/attempt-N.checks.json
 class Status(Enum):
     PASSED = "passed"      # merge Verdict.merge, exactly
     RUNNING = "running"    # its checks run in the background
+    WAITING = "waiting"    # its checks wait for a free place in the queue's window
     FAILED = "failed"      # the checks failed on the merge
     CONFLICT = "conflict"  # the work does not merge cleanly into the base
 
@@ -49,36 +54,119 @@ class Verdict:
     conflicts: tuple[str, ...] = ()
 
 
-def judge(project: Project, row: TaskRow, sha: str) -> Verdict:
-    """What the gate says of delivered commit `sha` on the base as fetched this tick. Starts its
-    checks when none ran on this merge yet."""
+def land(project: Project, forge: Forge, rows: list[TaskRow]) -> list[str]:
+    """This tick's queue: the open tasks in manifest order, each merged onto the one before it
+    (the first onto the base), as a merge queue tests them: speculatively, so a queue of N
+    lands in about one run of the checks, not N. The longest run of passed merges from the
+    front is pushed at once, as its last merge. A failure or conflict is acted on only when
+    every task ahead of it passed: then it was tested on exactly what lands before it. Until
+    then it waits, left out of the chain, and is judged again on a later tick."""
+    m, clone = project.manifest, project.layout.clone
+    order = {t.id: i for i, t in enumerate(m.tasks)}
+    tip = git.run("rev-parse", f"origin/{m.base}", cwd=clone)
+    window, ahead, landing, lines = m.max_parallel, [], [], []
+    settled = True  # every task ahead in the chain passed
+    judged: list[tuple[TaskRow, Verdict, bool]] = []  # failures to act on, and if tasks were ahead
+    for row in sorted(rows, key=lambda r: order.get(r.id, len(order))):
+        verdict = judge(project, row, tip, ahead, may_start=window > 0)
+        if verdict.status in (Status.FAILED, Status.CONFLICT):
+            if settled:
+                judged.append((row, verdict, bool(ahead)))
+            continue
+        if verdict.status is Status.WAITING:
+            break  # the rest would be tested on it: they wait too
+        window -= verdict.status is Status.RUNNING
+        settled = settled and verdict.status is Status.PASSED
+        if settled:
+            landing.append((row, verdict))
+        tip, ahead = verdict.merge or tip, ahead + [row.id]
+    landed = True
+    if landing:
+        pushed = push(project, forge, landing)
+        landed = pushed is not None
+        lines += pushed or [f"{landing[-1][0].id}: {project.manifest.base} moved on the remote "
+                            "since the merge was tested, or the push failed; tested again"]
+    # After the push: a failure behind tasks that did not land was not tested on the new base.
+    lines += [react(project, row, verdict) for row, verdict, behind in judged
+              if landed or not behind]
+    return [line for line in lines if line]
+
+
+def push(project: Project, forge: Forge,
+         landing: list[tuple[TaskRow, Verdict]]) -> list[str] | None:
+    """Push the last passed merge as the base (no force); each task in it is merged. None when
+    the push failed (the base moved, or the remote did not answer): nothing is merged."""
+    last_row, last = landing[-1]
+    try:
+        forge.merge(last_row.branch, Delivery(ref=last_row.delivery or "",
+                                              sha=last_row.verified), last.merge)
+    except DeliveryError:  # BaseMoved among them
+        return None
+    lines = []
+    for row, verdict in landing:
+        how = f"merged into {project.manifest.base} by taskorch (merge: auto)" + (
+            f"; {verdict.reason}" if project.manifest.checks else "")
+        project.store.transition(row.id, "merged", how, event=Event.MERGED,
+                                 completed_at=row.completed_at or now())
+        discard(project.layout, row.id)
+        lines.append(f"{row.id}: {how}")
+    return lines
+
+
+def judge(project: Project, row: TaskRow, onto: str, ahead: list[str],
+          may_start: bool = True) -> Verdict:
+    """What the gate says of the task's verified commit merged onto `onto` (the fetched base,
+    or the merge of the tasks `ahead` of it in the queue). Starts its checks when none ran on
+    this merge yet and `may_start`."""
     layout, m = project.layout, project.manifest
-    base_ref = f"origin/{m.base}"
-    merge, conflicts = git.merge_commit(layout.clone, base_ref, sha,
-                                        f"Merge {row.branch} (taskorch merge: auto)")
-    onto = f"{sha[:8]} merged into {m.base}"
+    sha = row.verified or ""
+    merge, conflicts = merged(layout, row, onto, sha)
+    # Tasks ahead are named in what is running, not in a failure's reason: a failure is acted
+    # on once they have landed, and the same failure, seen again, must read the same.
+    where = f"{sha[:8]} merged into {m.base}"
+    running = where + (f" after {', '.join(ahead)}" if ahead else "")
     if merge is None:
         return Verdict(Status.CONFLICT, f"it no longer merges cleanly into {m.base}: conflicts "
                        f"in {', '.join(conflicts) or 'some files'}", conflicts=tuple(conflicts))
-    git.run("update-ref", f"refs/taskorch/{row.id}/gate", merge, cwd=layout.clone)  # kept from gc
     if not m.checks:
-        return Verdict(Status.PASSED, f"{onto} (no checks)", merge)
+        return Verdict(Status.PASSED, f"{where} (no checks)", merge)
     done = verifyjob.outcome(layout, row.id, row.attempts, merge, KIND)
     if done == verifyjob.RUNNING:
-        return Verdict(Status.RUNNING, f"checks `{m.checks}` run on {onto}", merge)
+        return Verdict(Status.RUNNING, f"checks `{m.checks}` run on {running}", merge)
+    if done is None and not may_start:
+        return Verdict(Status.WAITING, f"checks `{m.checks}` wait to run on {running}", merge)
     if done is None:
         verifyjob.stop(layout, row.id, row.attempts, KIND)  # an older merge's: the base moved
         tree = scratch(layout, row.id, merge)
         verifyjob.start(layout, row.id, row.attempts, Result(True, "", sha=merge), m.checks,
                         tree, m.verify_timeout_minutes,
                         layout.heartbeat_hook if m.hook else None, KIND)
-        project.store.note(row.id, f"checks `{m.checks}` started on {onto} ({merge[:8]})")
-        return Verdict(Status.RUNNING, f"checks `{m.checks}` run on {onto}", merge)
+        project.store.note(row.id, f"checks `{m.checks}` started on {running} ({merge[:8]})")
+        return Verdict(Status.RUNNING, f"checks `{m.checks}` run on {running}", merge)
     if isinstance(done, Result) and done.ok:
-        return Verdict(Status.PASSED, f"checks `{m.checks}` passed on {onto}", merge)
+        return Verdict(Status.PASSED, f"checks `{m.checks}` passed on {where}", merge)
     reason = done.reason if isinstance(done, Result) else f"checks `{m.checks}` failed"
-    return Verdict(Status.FAILED, f"{reason} on {onto}", merge,
+    return Verdict(Status.FAILED, f"{reason} on {where}", merge,
                    output=done.output if isinstance(done, Result) else "")
+
+
+def merged(layout: Layout, row: TaskRow, onto: str, sha: str) -> tuple[str | None, list[str]]:
+    """git.merge_commit, remembered per task (`runs/<id>/gate.json`): a task held open by a
+    failure is judged every tick on the same base, and asking git again cost five processes."""
+    memo = layout.run_dir(row.id) / "gate.json"
+    try:
+        known = json.loads(memo.read_text())
+        if known["onto"] == onto and known["sha"] == sha:
+            return known["merge"], known["conflicts"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    merge, conflicts = git.merge_commit(layout.clone, onto, sha,
+                                        f"Merge {row.branch} (taskorch merge: auto)")
+    if merge:  # kept from gc while it waits to be pushed
+        git.run("update-ref", f"refs/taskorch/{row.id}/gate", merge, cwd=layout.clone)
+    write_atomic(memo, json.dumps({"onto": onto, "sha": sha, "merge": merge,
+                                   "conflicts": conflicts}))
+    return merge, conflicts
 
 
 def scratch(layout: Layout, task_id: str, commit: str) -> Path:
