@@ -138,3 +138,23 @@ def test_rounds_are_capped_then_a_person_decides(control, remote):
     assert a["status"] == "stuck" and a["attempts"] == 2, f"{a}\n" + story(control, "a")
     assert "1 rework round(s) spent" in a["reason"] and "doit retry a" in a["reason"]
     assert git(remote, "rev-list", "--count", "main").strip() == "1"  # nothing merged
+
+
+def test_the_queue_lands_a_passed_run_in_one_push(control, remote):
+    """Three tasks are tested speculatively, each on the merge of the one ahead: once their
+    checks pass, one push lands all three (tested one at a time on the base, each landing made
+    the others' results stale: one task a tick)."""
+    control.write(manifest([[{"id": t, "title": f"Add {t}", "files": [f"{t}.txt"]}
+                             for t in ("b", "c", "d")]],
+                           repo=str(remote), merge="auto", checks="true", hook=False))
+    control.doit("launch")
+    status = beat_until(control, lambda s: any(t["status"] == "merged" for t in s.values()),
+                        what="the first landing")
+    assert all(t["status"] == "merged" for t in status.values()), status
+    notes = [r for _, r in journal(control, "d") if r.startswith("checks `true` started")]
+    assert notes and "after b, c" in notes[0], story(control, "d")
+    # main went from the seed to the queue's last merge in one push: its first-parent chain
+    # holds the three merges, in manifest order
+    merges = main_states(remote)[1:]
+    assert [git(remote, "log", "-1", "--format=%s", c).split()[1] for c in merges] == \
+        ["task/b-add-b", "task/c-add-c", "task/d-add-d"]
