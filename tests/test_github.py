@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import manifest, wait_for
+from test_heartbeat import journal
 
 BIN = Path(__file__).resolve().parent / "bin"
 DEMO = {"command": [sys.executable, "-m", "taskorch.demo_agent", "{prompt_file}"]}
@@ -180,3 +181,82 @@ def test_import_reads_open_issues_through_gh(control, remote, gh, tmp_path):
     assert "import: 1 new task(s): i5" in out and "+      - id: i5" in out
     assert ["issue", "list", "--state", "open", "--json", "number,title,body,labels", "--limit",
             "1000"] in [c["argv"] for c in gh.calls()]
+
+
+# --- the pull request's own checks and reviews: the github forge's merge gate (issue 12) ------
+
+REWORK = {"command": [sys.executable, str(Path(__file__).parent / "agents" / "rework.py"),
+                      "broken"]}
+FAILING = [{"__typename": "CheckRun", "name": "test", "status": "COMPLETED",
+            "conclusion": "FAILURE", "detailsUrl":
+            "https://github.com/acme/service/actions/runs/77/job/1"}]
+GREEN = [{"__typename": "CheckRun", "name": "test", "status": "COMPLETED",
+          "conclusion": "SUCCESS", "detailsUrl": "https://github.com/acme/service/actions/runs/78"},
+         {"__typename": "StatusContext", "context": "ci/lint", "state": "SUCCESS"}]
+PENDING = [{"__typename": "CheckRun", "name": "test", "status": "IN_PROGRESS",
+            "conclusion": None, "detailsUrl": ""}]
+
+
+def reworked(control, remote, gh, **top):  # type: ignore[no-untyped-def]
+    """Task g delivered by the rework agent, its pull request's checks pending."""
+    Path(control.env["FAKE_GH_STATE"]).write_text(json.dumps({"prs": [], "checks": PENDING}))
+    control.write(manifest([[{"id": "g", "title": "gated", "files": ["g.txt"]}]],
+                           repo=str(remote), forge="github", agent="r", agents={"r": REWORK},
+                           retry_backoff_seconds=0, **top))
+    control.doit("launch")
+    until(control, "g", "pr_open")
+
+
+def test_failing_checks_go_back_with_their_logs_and_only_green_merges(control, remote, gh):
+    reworked(control, remote, gh, merge="auto")
+    state = json.loads(Path(control.env["FAKE_GH_STATE"]).read_text())
+    state["runs"] = {"77": "test\tRun tests\tCHECK-7: g.txt says BROKEN\n\x1b[31mFAILED\x1b[0m"}
+    Path(control.env["FAKE_GH_STATE"]).write_text(json.dumps(state))
+    control.doit("heartbeat")
+    assert control.peek()["g"]["status"] == "pr_open"  # pending: not merged, nothing sent back
+    gh.set(1, checks=FAILING)
+    row = wait_for(lambda: control.doit("heartbeat") and (r := control.peek()["g"])["attempts"]
+                   == 2 and r, what="the rework round", interval=0.3)
+    told = [r for _, r in journal(control, "g") if "back to its agent" in r]
+    assert told and "checks failed on #1" in told[0] and "test" in told[0], told
+    prompt = (control.workdir / "runs" / "g" / "attempt-2.prompt.md").read_text()
+    assert "CHECK-7: g.txt says BROKEN" in prompt and "\x1b" not in prompt
+    assert ["run", "view", "77", "--log-failed"] in [c["argv"] for c in gh.calls()]
+    # the fix is pushed to the same pull request, whose checks start again on the new head; it
+    # merges once they are green
+    gh.set(1, checks=PENDING)
+    wait_for(lambda: control.doit("heartbeat") and control.peek()["g"]["status"] == "pr_open"
+             and control.peek()["g"]["attempts"] == 2, what="the fix delivered", interval=0.3)
+    assert not any(c["argv"][:2] == ["pr", "merge"] for c in gh.calls())
+    gh.set(1, checks=GREEN)
+    assert until(control, "g", "merged")["reason"].startswith("merged into main")
+    assert [pr["number"] for pr in gh.prs()] == [1] and row["rounds"] == 1
+
+
+def test_changes_requested_go_back_with_the_review_comments(control, remote, gh):
+    reworked(control, remote, gh)
+    gh.set(1, reviewDecision="CHANGES_REQUESTED",
+           comments=[{"path": "g.txt", "line": 1, "body": "REVIEW-9: say fixed, not BROKEN"}],
+           reviews=[{"state": "CHANGES_REQUESTED", "body": "Almost there.",
+                     "author": {"login": "ana"}}])
+    wait_for(lambda: control.doit("heartbeat") and control.peek()["g"]["attempts"] == 2,
+             what="the rework round", interval=0.3)
+    prompt = (control.workdir / "runs" / "g" / "attempt-2.prompt.md").read_text()
+    assert "g.txt:1: REVIEW-9: say fixed, not BROKEN" in prompt and "ana: Almost there." in prompt
+    told = [r for _, r in journal(control, "g") if "back to its agent" in r]
+    assert told and "changes requested on #1" in told[0]
+
+
+def test_a_failing_gh_never_fails_the_tick(control, remote, gh):
+    reworked(control, remote, gh)
+    for message in ("HTTP 403: API rate limit exceeded for user ID 1.",
+                    "error connecting to api.github.com"):
+        state = json.loads(Path(control.env["FAKE_GH_STATE"]).read_text())
+        Path(control.env["FAKE_GH_STATE"]).write_text(json.dumps({**state, "fail": message}))
+        out = control.doit("heartbeat").stdout
+        assert message.split(":")[0] in out and "the next heartbeat tries again" in out, out
+        assert control.peek()["g"]["status"] == "pr_open"
+        Path(control.env["FAKE_GH_STATE"]).write_text(json.dumps(state))
+    gh.set(1, checks=GREEN)
+    control.doit("heartbeat")
+    assert control.peek()["g"]["status"] == "pr_open"  # merge: manual: green, left for a person

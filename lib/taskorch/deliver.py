@@ -135,6 +135,11 @@ def check(project: Project, forge: Forge, row: TaskRow, queued: list[TaskRow]) -
         if mark != row.checked_base:
             project.store.update({row.id: {"checked_base": mark}})
         return lines
+    if state == "open" and not forge.gates_locally:
+        review = forge.review(delivery)  # its pull request's own checks and reviews
+        held = mergegate.hold(project, forge, row, delivery, review) if review else None
+        if held is not None:
+            return lines + held
     if state == "open" and project.manifest.merge == "auto":
         try:
             forge.merge(row.branch, delivery)

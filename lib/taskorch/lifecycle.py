@@ -79,6 +79,10 @@ class Event(str, Enum):
     # its work no longer merges cleanly into the base: back to its agent to merge the base in,
     # or, under `conflict: notify`, left open for a person (mergegate.react)
     CONFLICTED = "conflicted"
+    # a reviewer asked for changes on its pull request (github): back to its agent with the
+    # review's comments, or, under `changes_requested: notify`, left for a person
+    # (mergegate.hold)
+    CHANGES_REQUESTED = "changes_requested"
     # the gate failed again with `max_rounds` rounds spent: a person decides (mergegate.react)
     ROUNDS_SPENT = "rounds_spent"
     # a force-push to the base dropped its merged work; delivered again (deliver.dropped)
@@ -131,6 +135,7 @@ RULES: tuple[tuple[Event, tuple[State | None, ...], tuple[State, ...]], ...] = (
     (Event.PR_CLOSED,              (O,),                 (E,)),
     (Event.CHECKS_FAILED,          (O,),                 (E, O)),
     (Event.CONFLICTED,             (O,),                 (E, O)),
+    (Event.CHANGES_REQUESTED,      (O,),                 (E, O)),
     (Event.ROUNDS_SPENT,           (O,),                 (S,)),
     (Event.MERGED_WORK_DROPPED,    (M,),                 (C,)),
     (Event.BUDGET_SPENT,           (P, B, E),            (S,)),

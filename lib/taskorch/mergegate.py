@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
+from typing import Callable
 
 from taskorch import git, verifyjob
-from taskorch.forges.base import Delivery, DeliveryError, Forge
+from taskorch.forges.base import Delivery, DeliveryError, Forge, Review
 from taskorch.layout import Layout, write_atomic
 from taskorch.lifecycle import Event
 from taskorch.project import Project
@@ -43,6 +44,13 @@ class Status(Enum):
     WAITING = "waiting"    # its checks wait for a free place in the queue's window
     FAILED = "failed"      # the checks failed on the merge
     CONFLICT = "conflict"  # the work does not merge cleanly into the base
+    CHANGES = "changes"    # a reviewer asked for changes (github)
+
+
+# What each failure is called in `reactions:`, and the event that records it.
+CAUSES = {Status.FAILED: ("ci_failed", Event.CHECKS_FAILED),
+          Status.CONFLICT: ("conflict", Event.CONFLICTED),
+          Status.CHANGES: ("changes_requested", Event.CHANGES_REQUESTED)}
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,7 @@ class Verdict:
     merge: str | None = None       # the tested merge commit
     output: str = ""               # the failing checks' bounded, escape-free output
     conflicts: tuple[str, ...] = ()
+    comments: tuple[str, ...] = ()  # a review's words (github)
 
 
 def land(project: Project, forge: Forge, rows: list[TaskRow]) -> list[str]:
@@ -90,6 +99,34 @@ def land(project: Project, forge: Forge, rows: list[TaskRow]) -> list[str]:
     lines += [react(project, row, verdict) for row, verdict, behind in judged
               if landed or not behind]
     return [line for line in lines if line]
+
+
+def hold(project: Project, forge: Forge, row: TaskRow, delivery: Delivery,
+         review: Review) -> list[str] | None:
+    """The gate of a forge whose pull requests carry their own checks and reviews (github).
+    None: nothing holds the delivery back (merge: auto merges it). Else what was done: a
+    failure reacted to (react), or [] while checks or a required review are pending."""
+    base, sha = project.manifest.base, (delivery.sha or "")[:8]
+    at = f"{delivery.ref} at {sha}"
+    if review.conflict:
+        verdict = Verdict(Status.CONFLICT, f"{at} no longer merges cleanly into {base}")
+    elif review.checks == "failed":
+        verdict = Verdict(Status.FAILED, f"checks failed on {at}: {', '.join(review.failed)}")
+    elif review.decision == "CHANGES_REQUESTED":
+        verdict = Verdict(Status.CHANGES, f"changes requested on {at}")
+    elif review.checks == "pending" or review.decision == "REVIEW_REQUIRED":
+        return []
+    else:
+        return None
+
+    def explained(v: Verdict) -> Verdict:
+        told = forge.details(delivery, review)
+        conflicts = v.conflicts
+        if v.status is Status.CONFLICT:  # GitHub does not name them; a local merge does
+            conflicts = tuple(git.merge_commit(project.layout.clone, f"origin/{base}",
+                                               delivery.sha or "", "probe")[1])
+        return replace(v, output=told.output, comments=told.comments, conflicts=conflicts)
+    return [line for line in [react(project, row, verdict, explained)] if line]
 
 
 def push(project: Project, forge: Forge,
@@ -189,12 +226,13 @@ def discard(layout: Layout, task_id: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def react(project: Project, row: TaskRow, verdict: Verdict) -> str:
-    """What a red gate does to the task, by the manifest's reactions; '' when nothing changed
-    (the same failure, already acted on, seen again on a later tick)."""
+def react(project: Project, row: TaskRow, verdict: Verdict,
+          explained: Callable[[Verdict], Verdict] | None = None) -> str:
+    """What a failed gate does to the task, by the manifest's reactions; '' when nothing changed
+    (the same failure, already acted on, seen again on a later tick). `explained` adds the
+    failure's words (logs, comments) once it is acted on: for a forge each is a call."""
     m = project.manifest
-    cause = "ci_failed" if verdict.status is Status.FAILED else "conflict"
-    event = Event.CHECKS_FAILED if verdict.status is Status.FAILED else Event.CONFLICTED
+    cause, event = CAUSES[verdict.status]
     how = m.reaction(cause)
     if how != "agent":
         reason = (f"delivered: {row.delivery}; {verdict.reason}; not merged: "
@@ -209,10 +247,11 @@ def react(project: Project, row: TaskRow, verdict: Verdict) -> str:
                   f"{most}): a person decides (`doit retry {row.id}` starts it again, its rounds reset)")
         project.store.transition(row.id, "stuck", reason, event=Event.ROUNDS_SPENT)
         return f"{row.id}: stuck: {reason}"
+    verdict = explained(verdict) if explained else verdict
     round_ = row.rounds + 1
     rework = {"round": round_, "max_rounds": most, "why": verdict.reason, "checks": m.checks,
               "checks_output": verdict.output, "conflicts": list(verdict.conflicts),
-              "cause": cause}
+              "comments": list(verdict.comments), "cause": cause}
     # Written before the state changes, as heal.fail does: a tick killed between the two
     # leaves a pr_open task that the next tick judges again.
     write_atomic(project.layout.failure_file(row.id, row.attempts), json.dumps(

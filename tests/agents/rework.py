@@ -6,6 +6,7 @@ Its first round writes `<id>: BROKEN` (broken) or `<id>: work` (plain) into each
 commits. A rework round (prompts/rework.md.j2) must carry what the gate saw:
 - failed checks: the checks' own output line (CHECK-7 ...); it then writes `<id>: fixed`;
 - a conflict: the conflicting files; it then merges the base in and keeps both sides' lines.
+- a review asking for changes: the review's words (REVIEW-9 ...); it then writes `<id>: fixed`.
 A rework prompt without them exits 2, so a test fails unless the prompt said what went wrong.
 """
 
@@ -47,6 +48,13 @@ elif "conflicts" in prompt:
                                   text=True).stdout
             Path(name).write_text(theirs + ours)
         commit(f"{spec['id']}: merge {base}, both sides kept")
+elif "A reviewer asked for changes" in prompt:
+    if "REVIEW-9" not in prompt:
+        print("rework-agent: the prompt did not carry the review's comments", flush=True)
+        sys.exit(2)
+    for name in files:
+        Path(name).write_text(f"{spec['id']}: fixed\n")
+    commit(f"{spec['id']}: as the review asked")
 else:
     if "CHECK-7" not in prompt:
         print("rework-agent: the prompt did not carry the checks' output", flush=True)

@@ -24,6 +24,19 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Review:
+    """What a pull request's own checks and reviews say of its current head (github): the
+    merge gate of a forge that does not gate locally (mergegate.reviewed)."""
+
+    checks: str                     # passed | pending | failed (no checks at all: passed)
+    failed: tuple[str, ...] = ()    # the failing checks' names
+    output: str = ""                # the failing jobs' logs, their ends
+    decision: str = ""              # APPROVED | CHANGES_REQUESTED | REVIEW_REQUIRED | ""
+    comments: tuple[str, ...] = ()  # the review's words: "path:line: body", or a review body
+    conflict: bool = False          # GitHub says the branch no longer merges cleanly
+
+
+@dataclass(frozen=True)
 class PullRequest:
     title: str
     body: str
@@ -52,6 +65,14 @@ class Forge(Protocol):
     def watermark(self, branch: str) -> str | None:
         """A value that changes whenever `state` could answer differently for `branch`, when the
         forge can tell cheaply; None when it cannot (then `state` is asked every tick)."""
+
+    def review(self, delivery: Delivery) -> Review | None:
+        """What the pull request's checks and reviews say of the delivered commit; None where
+        the forge has none (git), or while they do not yet speak of that commit."""
+
+    def details(self, delivery: Delivery, review: Review) -> Review:
+        """`review` with the words behind its failure (logs, review comments): asked only when
+        the failure is acted on, since each is a call of its own."""
 
     def retarget(self, delivery: Delivery, base: str) -> None:
         """Point a stacked pull request at `base` once the branch under it has merged."""

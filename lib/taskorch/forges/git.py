@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from taskorch import git
-from taskorch.forges.base import BaseMoved, Delivery, DeliveryError, PullRequest
+from taskorch.forges.base import BaseMoved, Delivery, DeliveryError, PullRequest, Review
 
 
 class GitForge:
@@ -54,6 +54,12 @@ class GitForge:
 
     def retarget(self, delivery: Delivery, base: str) -> None:
         """A pushed branch has no base of its own to move."""
+
+    def review(self, delivery: Delivery) -> Review | None:
+        return None  # a pushed branch has no checks or reviews of its own: the gate is local
+
+    def details(self, delivery: Delivery, review: Review) -> Review:
+        return review
 
     def merge(self, branch: str, delivery: Delivery, tested: str | None = None) -> None:
         """Push the gate's tested merge as the base, or merge the delivered commit into the base

@@ -12,11 +12,13 @@ import json
 import re
 import subprocess
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from taskorch import git
-from taskorch.forges.base import Delivery, DeliveryError, PullRequest
+from taskorch.forges.base import Delivery, DeliveryError, PullRequest, Review
+from taskorch.screen import clean
 from taskorch.forges.git import GitForge
 
 STATES = {"MERGED": "merged", "CLOSED": "closed", "OPEN": "open"}
@@ -25,6 +27,28 @@ STATES = {"MERGED": "merged", "CLOSED": "closed", "OPEN": "open"}
 # One `gh pr list` per tick answers for this many of the newest pull requests; an older one is
 # asked about alone with `gh pr view`.
 LISTED = 100
+LIST_FIELDS = "number,state,headRefOid,statusCheckRollup,reviewDecision,mergeable"
+RUN_URL = re.compile(r"/actions/runs/(\d+)")
+LOG_LINES = 40  # the end of the failing jobs' logs that a rework prompt carries
+MAX_COMMENTS, COMMENT_WIDTH = 30, 2000
+PASSED = ("SUCCESS", "NEUTRAL", "SKIPPED")
+FAILED = ("FAILURE", "ERROR", "TIMED_OUT", "CANCELLED", "ACTION_REQUIRED", "STARTUP_FAILURE")
+
+
+def check_name(check: dict[str, Any]) -> str:
+    return str(check.get("name") or check.get("context") or "a check")
+
+
+def check_outcome(check: dict[str, Any]) -> str:
+    """passed, pending or failed, for a CheckRun (status, conclusion) or a StatusContext
+    (state), as statusCheckRollup gives them."""
+    if check.get("__typename") == "StatusContext" or "context" in check:
+        state = check.get("state")
+        return "passed" if state == "SUCCESS" else "failed" if state in FAILED else "pending"
+    if check.get("status") != "COMPLETED":
+        return "pending"
+    conclusion = check.get("conclusion")
+    return "passed" if conclusion in PASSED else "failed" if conclusion in FAILED else "pending"
 
 
 class GitHubForge(GitForge):
@@ -34,6 +58,7 @@ class GitHubForge(GitForge):
     def __init__(self, clone: Path, base: str):
         super().__init__(clone, base)
         self._states: dict[int, str] | None = None  # PR number -> state, since the last refresh
+        self._listed: dict[int, dict[str, Any]] = {}  # PR number -> what the list said of it
 
     def refresh(self) -> None:
         """One fetch and one `gh pr list` for the tick. Listing here, not when the first state
@@ -43,9 +68,61 @@ class GitHubForge(GitForge):
         self._states = self._list()
 
     def _list(self) -> dict[int, str]:
-        listed = self._json("pr", "list", "--state", "all", "--json", "number,state",
+        """Every listed pull request's state, and (kept for `review`) its head, checks, review
+        decision and mergeability: one call for all of them."""
+        listed = self._json("pr", "list", "--state", "all", "--json", LIST_FIELDS,
                             "--limit", str(LISTED))
+        self._listed = {pr["number"]: pr for pr in listed}
         return {pr["number"]: pr["state"] for pr in listed}
+
+    def review(self, delivery: Delivery) -> Review | None:
+        number = delivery.number or -1
+        pr = self._listed.get(number)
+        if pr is None and self._states is not None and number in self._states:
+            return Review(checks="pending")  # opened (or found) after this tick's list
+        if pr is None:  # older than the newest LISTED
+            pr = self._json("pr", "view", str(number), "--json", LIST_FIELDS)
+            self._listed[number] = pr
+        if pr.get("state") != "OPEN":
+            return None
+        if delivery.sha and pr.get("headRefOid") != delivery.sha:
+            return Review(checks="pending")  # what GitHub says is of another commit
+        outcomes = [(check_name(c), check_outcome(c)) for c in pr.get("statusCheckRollup") or []]
+        failed = tuple(name for name, outcome in outcomes if outcome == "failed")
+        pending = any(outcome == "pending" for _, outcome in outcomes)
+        return Review(checks="failed" if failed else "pending" if pending else "passed",
+                      failed=failed, decision=pr.get("reviewDecision") or "",
+                      conflict=pr.get("mergeable") == "CONFLICTING")
+
+    def details(self, delivery: Delivery, review: Review) -> Review:
+        """The words behind a failed review, asked only when it is acted on: the failing jobs'
+        logs (`gh run view --log-failed`), the review comments (`gh api`) and bodies."""
+        pr = self._listed.get(delivery.number or -1) or {}
+        output, comments = "", review.comments
+        if review.checks == "failed":
+            runs = sorted({m.group(1) for c in pr.get("statusCheckRollup") or []
+                           if check_outcome(c) == "failed"
+                           and (m := RUN_URL.search(str(c.get("detailsUrl") or "")))})
+            try:
+                logs = [self._gh("run", "view", run, "--log-failed") for run in runs[:3]]
+                output = "\n".join(clean("\n".join(logs)).splitlines()[-LOG_LINES:])
+            except DeliveryError as exc:
+                output = f"(the failing jobs' logs could not be read: {exc})"
+        if review.decision == "CHANGES_REQUESTED":
+            comments = self._comments(delivery.number or 0)
+        return replace(review, output=output, comments=comments)
+
+    def _comments(self, number: int) -> tuple[str, ...]:
+        try:
+            inline = self._json("api", f"repos/{{owner}}/{{repo}}/pulls/{number}/comments")
+            reviews = self._json("pr", "view", str(number), "--json", "reviews")["reviews"]
+        except (DeliveryError, KeyError, TypeError) as exc:
+            return (f"(the review comments could not be read: {exc})",)
+        said = [f"{r.get('author', {}).get('login', 'a reviewer')}: {r['body']}"
+                for r in reviews if r.get("state") == "CHANGES_REQUESTED" and r.get("body")]
+        said += [f"{c.get('path')}:{c.get('line') or c.get('original_line') or '?'}: "
+                 f"{c.get('body', '')}" for c in inline if isinstance(c, dict)]
+        return tuple(clean(text)[:COMMENT_WIDTH] for text in said[:MAX_COMMENTS])
 
     def watermark(self, branch: str) -> str | None:
         return None  # a pull request can be closed on GitHub with nothing in git to show it

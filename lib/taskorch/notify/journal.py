@@ -41,8 +41,8 @@ def kind_of(old: str | None, new: str, reason: str, event: str | None = None) ->
     journal's event column)."""
     if event == Event.CHECKS_FAILED:
         return "ci_failed"  # whatever the reaction: back to its agent, or left for a person
-    if event == Event.CONFLICTED:
-        return "needs_you" if new == "pr_open" else None  # its agent merges the base in
+    if event in (Event.CONFLICTED, Event.CHANGES_REQUESTED):
+        return "needs_you" if new == "pr_open" else None  # else its agent is on it
     if old is None or old == new:
         return None
     if new == "stuck":
