@@ -53,3 +53,13 @@ def test_missing_tmux_is_a_clear_error_not_a_traceback(control, tmp_path):
     assert result.returncode != 0
     assert "tmux is not installed; install it" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_missing_working_directory_is_not_called_a_missing_git(tmp_path):
+    """subprocess raises the same FileNotFoundError for a missing cwd as for a missing program:
+    a clone that was never made read as "git is not installed" (found by bench/github_tick.py)."""
+    from taskorch import git
+    with pytest.raises(git.GitError) as caught:
+        git.run("fetch", "origin", cwd=tmp_path / "never-cloned")
+    assert "never-cloned does not exist" in str(caught.value)
+    assert "not installed" not in str(caught.value)

@@ -64,6 +64,8 @@ def run(*args: str, cwd: Path | str | None = None, timeout: float | None = None,
                               timeout=timeout,
                               env={**os.environ, **(env or {}), "GIT_TERMINAL_PROMPT": "0"})
     except FileNotFoundError:
+        if cwd and not Path(cwd).is_dir():  # subprocess says the same of a missing cwd
+            raise GitError(f"git {' '.join(args[:2])}: {cwd} does not exist") from None
         raise GitError("git is not installed; install it (e.g. apt-get install git)") from None
     except subprocess.TimeoutExpired:
         raise GitError(f"git {' '.join(args[:2])}: no answer in {timeout:g} s; is the remote "
