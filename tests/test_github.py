@@ -260,3 +260,32 @@ def test_a_failing_gh_never_fails_the_tick(control, remote, gh):
     gh.set(1, checks=GREEN)
     control.doit("heartbeat")
     assert control.peek()["g"]["status"] == "pr_open"  # merge: manual: green, left for a person
+
+
+def test_a_conflicting_pull_request_goes_back_with_the_files_and_merges(control, remote, gh,
+                                                                        tmp_path):
+    REWORK_PLAIN = {"command": [*REWORK["command"][:-1], "plain"]}
+    Path(control.env["FAKE_GH_STATE"]).write_text(json.dumps({"prs": [], "checks": PENDING}))
+    control.write(manifest([[{"id": "g", "title": "gated", "files": ["g.txt"]}]],
+                           repo=str(remote), forge="github", agent="r",
+                           agents={"r": REWORK_PLAIN}, retry_backoff_seconds=0, merge="auto"))
+    control.doit("launch")
+    until(control, "g", "pr_open")
+    person = tmp_path / "person"
+    subprocess.run(["git", "clone", "-q", str(remote), str(person)], check=True)
+    (person / "g.txt").write_text("the person's own line\n")
+    for args in (["add", "g.txt"], ["commit", "-qm", "meanwhile"], ["push", "-q", "origin", "main"]):
+        subprocess.run(["git", "-c", "user.name=p", "-c", "user.email=p@example.invalid", *args],
+                       cwd=person, check=True, capture_output=True)
+    gh.set(1, mergeable="CONFLICTING")
+    wait_for(lambda: control.doit("heartbeat") and control.peek()["g"]["attempts"] == 2,
+             what="the rework round", interval=0.3)
+    told = [r for _, r in journal(control, "g") if "back to its agent" in r]
+    assert told and "#1 at" in told[0] and "no longer merges cleanly into main" in told[0]
+    prompt = (control.workdir / "runs" / "g" / "attempt-2.prompt.md").read_text()
+    assert "- g.txt" in prompt and "git merge origin/main" in prompt
+    gh.set(1, mergeable="MERGEABLE", checks=GREEN)
+    until(control, "g", "merged")
+    merged = subprocess.run(["git", "show", "task/g-gated:g.txt"], cwd=remote,
+                            capture_output=True, text=True, check=True).stdout
+    assert merged == "the person's own line\ng: work\n"
