@@ -182,6 +182,17 @@ def remote(tmp_path: Path) -> Path:
     return bare
 
 
+def push_to_main(remote: Path, where: Path, path: str, text: str) -> None:
+    """A person's commit on main, pushed: `path` holding `text`, from their own clone at
+    `where` (a base that moved under a task, a conflict to be)."""
+    git = ["git", "-c", "user.name=person", "-c", "user.email=person@example.invalid"]
+    subprocess.run(["git", "clone", "-q", str(remote), str(where)], check=True)
+    (where / path).write_text(text)
+    for args in (["add", path], ["commit", "-qm", "meanwhile on main"], ["push", "-q", "origin",
+                                                                          "main"]):
+        subprocess.run(git + args, cwd=where, check=True, capture_output=True)
+
+
 def agent_profile(script: str, *extra: str) -> dict[str, Any]:
     """A user agent profile running one of the scripted agents in tests/agents/."""
     return {"command": [sys.executable, str(AGENTS / script), *extra]}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import manifest, wait_for
+from conftest import manifest, push_to_main, wait_for
 from test_heartbeat import journal
 
 BIN = Path(__file__).resolve().parent / "bin"
@@ -271,12 +271,7 @@ def test_a_conflicting_pull_request_goes_back_with_the_files_and_merges(control,
                            agents={"r": REWORK_PLAIN}, retry_backoff_seconds=0, merge="auto"))
     control.doit("launch")
     until(control, "g", "pr_open")
-    person = tmp_path / "person"
-    subprocess.run(["git", "clone", "-q", str(remote), str(person)], check=True)
-    (person / "g.txt").write_text("the person's own line\n")
-    for args in (["add", "g.txt"], ["commit", "-qm", "meanwhile"], ["push", "-q", "origin", "main"]):
-        subprocess.run(["git", "-c", "user.name=p", "-c", "user.email=p@example.invalid", *args],
-                       cwd=person, check=True, capture_output=True)
+    push_to_main(remote, tmp_path / "person", "g.txt", "the person's own line\n")
     gh.set(1, mergeable="CONFLICTING")
     wait_for(lambda: control.doit("heartbeat") and control.peek()["g"]["attempts"] == 2,
              what="the rework round", interval=0.3)

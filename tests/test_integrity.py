@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DONE, manifest, wait_for
+from conftest import DONE, manifest, push_to_main, wait_for
 
 FAST = {"retry_backoff_seconds": 0, "hook": False}
 DEMO = "from taskorch import demo_agent; import os; demo_agent.main([os.environ['TASKORCH_PROMPT_FILE']])"
@@ -411,12 +411,7 @@ def test_a_gh_that_never_answers_does_not_wedge_the_heartbeat(control, remote, t
 def test_a_merge_auto_conflict_names_the_files(control, remote, tmp_path):
     one_task(control, remote, tmp_path, DEMO, merge="auto", reactions={"conflict": "notify"})
     exited(control)
-    person = tmp_path / "person"
-    subprocess.run(["git", "clone", "-q", str(remote), str(person)], check=True)
-    (person / "a.txt").write_text("the person's own line\n")
-    git(person, "add", "a.txt")
-    git(person, "commit", "-qm", "meanwhile on main")
-    git(person, "push", "-q", "origin", "main")
+    push_to_main(remote, tmp_path / "person", "a.txt", "the person's own line\n")
     row = wait_for(lambda: control.doit("heartbeat") and "a person decides" in (
         r := control.peek()["a"])["reason"] and r, timeout=40, what="merge: auto to give up", interval=0.3)
     assert row["status"] == "pr_open" and "conflicts in a.txt" in row["reason"]

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import AGENTS, manifest, wait_for
+from conftest import AGENTS, manifest, push_to_main, wait_for
 from test_heartbeat import journal, story
 
 GIT = ["git", "-c", "user.name=person", "-c", "user.email=person@example.invalid"]
@@ -111,12 +111,7 @@ def test_a_base_that_moved_into_a_conflict_is_merged_in_by_the_agent(control, re
     control.doit("launch")
     wait_for(lambda: (control.workdir / "runs" / "a" / "attempt-1.exit").exists(),
              what="the first round")
-    person = tmp_path / "person"
-    subprocess.run(["git", "clone", "-q", str(remote), str(person)], check=True)
-    (person / "a.txt").write_text("the person's own line\n")
-    git(person, "add", "a.txt")
-    git(person, "commit", "-qm", "meanwhile on main")
-    git(person, "push", "-q", "origin", "main")
+    push_to_main(remote, tmp_path / "person", "a.txt", "the person's own line\n")
     status = beat_until(control, lambda s: s["a"]["status"] in ("merged", "stuck"),
                         what="the conflict to be merged in")
     a = status["a"]

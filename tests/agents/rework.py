@@ -28,6 +28,16 @@ def commit(message: str) -> None:
     subprocess.run([*GIT, "commit", "--quiet", "-m", message], check=True)
 
 
+def fix(marker: str, what: str, message: str) -> None:
+    """Write `<id>: fixed` into each file, only if the prompt carries `marker`."""
+    if marker not in prompt:
+        print(f"rework-agent: the prompt did not carry {what}", flush=True)
+        sys.exit(2)
+    for name in files:
+        Path(name).write_text(f"{spec['id']}: fixed\n")
+    commit(f"{spec['id']}: {message}")
+
+
 if "rework round" not in prompt:
     word = "BROKEN" if sys.argv[1] == "broken" else "work"
     for name in files:
@@ -49,17 +59,7 @@ elif "conflicts" in prompt:
             Path(name).write_text(theirs + ours)
         commit(f"{spec['id']}: merge {base}, both sides kept")
 elif "A reviewer asked for changes" in prompt:
-    if "REVIEW-9" not in prompt:
-        print("rework-agent: the prompt did not carry the review's comments", flush=True)
-        sys.exit(2)
-    for name in files:
-        Path(name).write_text(f"{spec['id']}: fixed\n")
-    commit(f"{spec['id']}: as the review asked")
+    fix("REVIEW-9", "the review's comments", "as the review asked")
 else:
-    if "CHECK-7" not in prompt:
-        print("rework-agent: the prompt did not carry the checks' output", flush=True)
-        sys.exit(2)
-    for name in files:
-        Path(name).write_text(f"{spec['id']}: fixed\n")
-    commit(f"{spec['id']}: fixed what the checks found")
+    fix("CHECK-7", "the checks' output", "fixed what the checks found")
 print("rework-agent: done", flush=True)
