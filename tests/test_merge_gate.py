@@ -153,3 +153,14 @@ def test_the_queue_lands_a_passed_run_in_one_push(control, remote):
     merges = main_states(remote)[1:]
     assert [git(remote, "log", "-1", "--format=%s", c).split()[1] for c in merges] == \
         ["task/b-add-b", "task/c-add-c", "task/d-add-d"]
+
+
+def test_ci_failed_ignore_leaves_it_open_and_unmerged(control, remote):
+    control.write(manifest([[{"id": "a", "title": "Add a", "files": ["a.txt"]}]],
+                           repo=str(remote), merge="auto", checks="exit 3",
+                           reactions={"ci_failed": "ignore"}))
+    control.doit("launch")
+    status = beat_until(control, lambda s: "ignore" in s["a"]["reason"], what="the failure")
+    assert status["a"]["status"] == "pr_open" and status["a"]["attempts"] == 1, status["a"]
+    assert "checks `exit 3` exited 3" in status["a"]["reason"]
+    assert git(remote, "rev-list", "--count", "main").strip() == "1"  # nothing merged
