@@ -5,7 +5,7 @@ launch happens the moment a slot and the gates allow it (the exit hook's heartbe
 taken as 0). All policies of one manifest share the same drawn durations. Policies:
 
   taskorch   readiness from the real `Plan.blockers`, ready tasks launched in the real
-             `Plan.launch_order()` (longest chain first, then manifest order), as
+             `Plan.launch_order()` (priority, longest chain first, then manifest order), as
              `heartbeat.advance` and `doit launch` do
   manifest   the same readiness, launched in plain manifest order (taskorch before it ordered
              by chain length), kept to show what that order is worth
@@ -20,6 +20,7 @@ taken as 0). All policies of one manifest share the same drawn durations. Polici
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import heapq
 import json
@@ -226,8 +227,9 @@ def with_bound(row: dict[str, float]) -> dict[str, float]:
 
 
 def simulate(ready: Readiness, key: Callable[[str], tuple], durations: Durations,
-             slots: int) -> float:
-    """Makespan in minutes: launch by `key` while slots are free, jump to the next exit."""
+             slots: int, starts: dict[str, float] | None = None) -> float:
+    """Makespan in minutes: launch by `key` while slots are free, jump to the next exit. Each
+    task's start time goes into `starts`, when given."""
     queue = [(key(t), t) for t in ready.start()]
     heapq.heapify(queue)
     running: list[tuple[float, str]] = []
@@ -235,6 +237,8 @@ def simulate(ready: Readiness, key: Callable[[str], tuple], durations: Durations
     while queue or running:
         while queue and len(running) < slots:
             task_id = heapq.heappop(queue)[1]
+            if starts is not None:
+                starts[task_id] = clock
             heapq.heappush(running, (clock + durations[task_id], task_id))
         if not running:
             break
@@ -314,6 +318,60 @@ def compare(rows: list[dict[str, float]], policy: str, other: str) -> None:
           f"{len(rows) - shorter - longer}")
 
 
+def with_priorities(m: Manifest, share: float, rng: random.Random) -> Manifest:
+    """`m` with a `share` of its tasks marked `priority: high`, drawn by `rng`."""
+    tasks = {t.id for t in m.tasks if rng.random() < share}
+    phases = tuple(dataclasses.replace(phase, tasks=tuple(
+        dataclasses.replace(t, priority="high") if t.id in tasks else t for t in phase.tasks))
+        for phase in m.phases)
+    return dataclasses.replace(m, phases=phases)
+
+
+def priority_runs(args: argparse.Namespace, dist: Distribution, share: float = 0.1) -> None:
+    """What `priority: high` buys (issue 13): the same manifests and durations, a tenth of the
+    tasks marked high, launched by the real launch order with and without their priority. Run
+    with scarce slots (2 to 4): with slots to spare, every ready task starts at once anyway."""
+    early, late, costs = [], [], []
+    scarce = argparse.Namespace(**{**vars(args), "slots": (2, 4)})
+    for i in range(args.manifests):
+        m, slots = random_manifest(i, scarce)
+        marked = with_priorities(m, share, random.Random(f"{args.seed}:priority:{i}"))
+        high = [t.id for t in marked.tasks if t.priority == "high"]
+        if not high:
+            continue
+        durations = draw_all(m, dist, random.Random(f"{args.seed}:durations:{i}"))
+        spans, starts = [], []
+        for each in (m, marked):
+            plan, when = plans.build(each), {}
+            order = {task_id: n for n, task_id in enumerate(plan.launch_order())}
+            spans.append(simulate(TaskorchReadiness(plan), lambda t: (order[t],), durations,
+                                  slots, when))
+            starts.append(statistics.median(when[t] for t in high) / spans[-1])
+        late.append(starts[0])
+        early.append(starts[1])
+        costs.append(spans[1] / spans[0])
+    flat = manifests.load_text(json.dumps({"repo": "demo", "phases": [{"tasks": [
+        {"id": f"t{n}", "files": [f"f{n}"]} for n in range(200)]}]}), Path("flat.yaml"))
+    marked = with_priorities(flat, share, random.Random(f"{args.seed}:priority:flat"))
+    high = [t.id for t in marked.tasks if t.priority == "high"]
+    durations = draw_all(flat, dist, random.Random(f"{args.seed}:durations:flat"))
+    flat_starts = []
+    for each in (flat, marked):
+        plan, when = plans.build(each), {}
+        order = {task_id: n for n, task_id in enumerate(plan.launch_order())}
+        span = simulate(TaskorchReadiness(plan), lambda t: (order[t],), durations, 4, when)
+        flat_starts.append(statistics.median(when[t] for t in high) / span)
+    print(f"\npriority: high on {len(high)} of 200 independent tasks, max_parallel 4: their "
+          f"median start, as a share of the run, {flat_starts[0]:.2f} without their priority, "
+          f"{flat_starts[1]:.2f} with it")
+    print(f"priority: high on {share:.0%} of the tasks of {len(costs)} generated manifests, "
+          "max_parallel 2-4: "
+          f"their median start, as a share of the run, {statistics.median(late):.2f} without "
+          f"their priority, {statistics.median(early):.2f} with it; the makespan x"
+          f"{statistics.median(costs):.3f} (median; p90 x{pct(costs, 0.9):.3f}, max "
+          f"x{max(costs):.3f})")
+
+
 def random_runs(args: argparse.Namespace, dist: Distribution) -> None:
     rows, sizes = [], []
     for i in range(args.manifests):
@@ -382,6 +440,7 @@ def main() -> None:
     try:
         if args.manifests:
             random_runs(args, dist)
+            priority_runs(args, dist)
         example_runs(args.manifest or list(EXAMPLES), args, dist)
     except (SimulationError, manifests.ManifestError) as exc:
         parser.exit(1, f"simulate: {exc}\n")

@@ -206,3 +206,16 @@ def test_when_slots_are_scarce_the_longest_chain_starts_first():
     assert p.priority() == {"solo1": 1, "solo2": 1, "head": 3, "mid": 2, "tail": 1}
     assert p.launch_order()[:1] == ["head"]
     assert p.waves()[0] == ["head"]
+
+
+def test_a_tasks_priority_comes_before_its_chain_and_its_place():
+    """`priority: high` launches first, `low` last; among equals the longest chain, then the
+    manifest's order (issue 13)."""
+    p = build([[{"id": "solo", "title": "x", "files": ["s1"], "priority": "low"},
+                {"id": "head", "title": "x", "files": ["h"]},
+                {"id": "tail", "title": "x", "files": ["h"]},
+                {"id": "late", "title": "x", "files": ["s2"]},
+                {"id": "urgent", "title": "x", "files": ["s3"], "priority": "high"}]],
+              max_parallel=1)
+    assert p.launch_order() == ["urgent", "head", "tail", "late", "solo"]
+    assert p.waves()[0] == ["urgent"]

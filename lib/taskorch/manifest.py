@@ -62,6 +62,7 @@ class Task:
     model: str | None = _TASK["model"]
     prompt: str | None = _TASK["prompt"]
     verify: str | None = _TASK["verify"]
+    priority: str = _TASK["priority"]
     budget: dict[str, Any] | None = None  # {usd, tokens}: schema.TASK
     runtime: dict[str, Any] = field(default_factory=dict)
     source_path: FieldPath = field(default=(), compare=False, repr=False)
@@ -318,6 +319,7 @@ def _task(source: Source, path: FieldPath, spec: Any, index: int, phase: int) ->
         depends_on=tuple(spec.get("dependsOn", _TASK["depends_on"])),
         agent=spec.get("agent"), model=spec.get("model"), prompt=spec.get("prompt"),
         verify=spec.get("verify"), budget=spec.get("budget"),
+        priority=spec.get("priority", _TASK["priority"]),
         runtime={k: spec[k] for k in RUNTIME_FIELDS if spec.get(k) is not None},
         source_path=path,
     )

@@ -11,6 +11,7 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from taskorch import schema
 from taskorch.manifest import Manifest, Task
 from taskorch.overlap import FileIndex
 
@@ -143,10 +144,13 @@ class Plan:
         return self._priority
 
     def launch_order(self) -> list[str]:
-        """The order ready tasks are launched in: longest chain first, then manifest order."""
+        """The order ready tasks are launched in: the tasks' own `priority` (high first), then
+        the longest chain first, then manifest order."""
         if self._order is None:
-            priority = self.priority()
-            self._order = [t.id for t in sorted(self.tasks, key=lambda t: (-priority[t.id], t.index))]
+            chain = self.priority()
+            rank = {p: n for n, p in enumerate(schema.PRIORITIES)}
+            self._order = [t.id for t in sorted(self.tasks, key=lambda t: (
+                -rank[t.priority], -chain[t.id], t.index))]
         return list(self._order)
 
     def waves(self, max_parallel: int | None = None) -> list[list[str]]:

@@ -188,6 +188,8 @@ def is_budget(value: Any) -> str | None:
     return None
 
 
+PRIORITIES = ("low", "medium", "high")  # a task's `priority`, lowest first
+
 # What the merge gate does when it fails (mergegate.py), per cause; max_rounds caps the rounds.
 REACTION_CHOICES = {"ci_failed": ("agent", "notify", "ignore"),
                     "changes_requested": ("agent", "notify", "ignore"),
@@ -536,6 +538,9 @@ TASK = _level(
     _task("prompt", NAME, "a template in prompts/ for this task's prompt",
           shown_default="`prompts/task.md.j2`", extra={"not": {"pattern": "^/"}}),
     _task("verify", TEXT, "a shell command that must exit 0 in the worktree for complete"),
+    _task("priority", one_of(PRIORITIES), "among ready tasks, higher priority launches first, "
+          "then the longest chain of tasks waiting on it, then manifest order",
+          default="medium"),
     _task("budget", BUDGET, "what this task may spend over all its attempts, like the "
           "top-level budget", shown_default="no limit"),
     _task("status", one_of(_states, nullable=True, text="a task state (below)"),
