@@ -93,6 +93,22 @@ def test_status_json_in_process_is_the_verbs(control):
     assert {t["status"] for t in out["tasks"]} >= {"running", "blocked"}
 
 
+def test_status_agent_lists_one_agents_tasks(control):
+    """`doit status --agent NAME` (issue 13: the skill's "list a user's tasks")."""
+    control.write(manifest([[{"id": "t1", "title": "mine", "files": ["a"]},
+                             {"id": "t2", "title": "theirs", "files": ["b"], "agent": "other"}]],
+                           agents={"other": agent_profile("hang.py")}))
+    table = control.doit("status", "--agent", "other").stdout
+    assert "t2" in table and "t1" not in table.replace("t1=", "")
+    assert "1 blocked" in table or "1 pending" in table, table
+    data = json.loads(control.doit("status", "--agent", "demo", "--format", "json").stdout)
+    assert [t["id"] for t in data["tasks"]] == ["t1"]
+    wrong = control.doit("status", "--agent", "nobody", check=False)
+    assert wrong.returncode != 0
+    assert "no task of agent 'nobody' in orchestrator.yaml; its tasks' agents: demo, other" in \
+        wrong.stdout + wrong.stderr
+
+
 def test_launch_one_task_says_why_it_cannot(control):
     control.write(TWELVE)
     result = control.doit("launch:a2")

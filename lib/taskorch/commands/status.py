@@ -114,7 +114,7 @@ def as_dict(project: Project, views: dict[str, View]) -> dict[str, Any]:
         "startedAt": views[t.id].row.started_at, "completedAt": views[t.id].row.completed_at,
         "lastProgress": views[t.id].row.last_progress, "usage": usage[t.id],
         "job": job_of(project, views[t.id].row),
-    } for t in m.tasks]}
+    } for t in m.tasks if t.id in views]}
 
 
 def job_of(project: Project, row: Any) -> str | None:
@@ -214,17 +214,39 @@ VERB = Verb(
             {"name": "watch", "long": "watch", "short": "w", "type": bool, "default": False,
              "help": "live, refreshed in place until Ctrl-C: needs-you first, then running"},
             {"name": "interval", "long": "interval", "type": float, "default": 2.0,
-             "metavar": "SECONDS", "help": "with --watch: seconds between refreshes (default 2)"}),
+             "metavar": "SECONDS", "help": "with --watch: seconds between refreshes (default 2)"},
+            {"name": "agent", "long": "agent", "default": "", "metavar": "NAME",
+             "help": "only the tasks of one agent profile, by the name the manifest gives it "
+                     "(the task's `agent`, else the top-level one)"}),
     details="Reads the state store only: it starts, stops and changes nothing. With --watch, "
             "each row is cut to the terminal's width and the table to its height; colour shows "
             "on a terminal only, never when NO_COLOR is set; in a pipe each refresh is printed "
             "as plain text.",
     examples=("doit status", "doit status --task t3", "doit status --format json",
-              "doit status --watch"))
+              "doit status --watch", "doit status --agent claude"))
+
+
+def by_agent(project: Project, agent: str, format: str) -> TaskFailed | None:
+    """The table (or JSON) of one agent profile's tasks: every one of them, quiet or not."""
+    m = project.manifest
+    names = sorted({m.profile(t).name for t in m.tasks})
+    ids = {t.id for t in m.tasks if m.profile(t).name == agent}
+    if not ids:
+        return TaskFailed(f"status: no task of agent '{agent}' in {m.path.name}; its tasks' "
+                          f"agents: {', '.join(names)}")
+    views = project.views(only=ids)
+    if format == "json":
+        out(json.dumps(as_dict(project, views), indent=2))
+    else:
+        echo(as_table(project, views, {}))
+    return None
 
 
 def creator(project: Project) -> Callable[[], dict]:
-    def show(format: str, task: str, all: bool, watch: bool, interval: float) -> str | None:
+    def show(format: str, task: str, all: bool, watch: bool, interval: float,
+             agent: str) -> str | None:
+        if agent:
+            return by_agent(project, agent, format)
         if watch:
             from taskorch.commands import watch as live  # it imports this module
             live.run(project, interval)
