@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -79,6 +80,41 @@ def crontab():  # type: ignore[no-untyped-def]
 def installed() -> list[str]:
     out = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
     return out.stdout.splitlines() if out.returncode == 0 else []
+
+
+def test_a_persons_task_waits_for_done_then_is_verified_and_delivered(control, remote):
+    """`agent: human` (issue 13): a worktree and branch, no program and no session; the
+    heartbeat leaves it alone (never lost, never nudged); `doit done` verifies what the person
+    left (uncommitted work committed for them) and delivers it, and its dependent starts."""
+    control.write(manifest([[{"id": "p", "title": "By hand", "files": ["p.txt"], "agent": "human"},
+                             {"id": "q", "title": "After", "files": ["q.txt"],
+                              "dependsOn": ["p"]},
+                             {"id": "r", "title": "Later", "files": ["r.txt"], "agent": "human",
+                              "dependsOn": ["p"]}]],
+                           repo=str(remote), merge="auto", stall_minutes=0.001))
+    assert "waits for a person" in control.doit("launch").stdout
+    row = control.status()["p"]
+    assert row["status"] == "running" and row["session"] is None, row
+    worktree = Path(row["worktree"])
+    assert (worktree / ".git").exists() and control.sessions() == {}
+    for _ in range(2):  # past the stall limit: still running, nothing nudged or restarted
+        control.doit("heartbeat")
+    assert control.status()["p"]["status"] == "running"
+    assert control.status()["p"]["attempts"] == 1
+    refused = control.doit("done", "r", check=False)
+    assert refused.returncode != 0 and "r is blocked, not running" in refused.stdout + \
+        refused.stderr
+    (worktree / "p.txt").write_text("done by a person\n")
+    said = control.doit("done", "p").stdout
+    assert "p: done; verifying" in said
+    status = wait_for(lambda: control.doit("heartbeat") and (s := control.status())["p"][
+        "status"] == "merged" and s, what="p merged")
+    assert status["q"]["status"] in ("running", "complete", "pr_open", "merged"), status["q"]
+    shown = subprocess.run(["git", "show", "main:p.txt"], cwd=remote, capture_output=True,
+                           text=True)
+    assert shown.stdout == "done by a person\n"
+    wrong = control.doit("done", "q", check=False)
+    assert wrong.returncode != 0 and "worked by agent 'demo'" in wrong.stdout + wrong.stderr
 
 
 def test_cron_prints_a_line_that_cds_sets_path_and_logs(control):

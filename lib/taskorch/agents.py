@@ -48,6 +48,7 @@ class AgentProfile:
     hooks: str | None = None   # a wiring in taskorch.hooks: the agent's own hooks are heard
     max_parallel: int | None = None       # of this profile at once (budget.py)
     launches_per_hour: int | None = None  # of this profile in a sliding hour (budget.py)
+    person: bool = False  # `human`: no program; a person works and says `doit done <id>`
 
     def argv(self, *, prompt_file: str, model: str | None, task_id: str, worktree: str,
              hook_args: list[str] | None = None) -> list[str]:
@@ -185,6 +186,9 @@ BUILTIN: dict[str, AgentProfile] = {
             command=_python("taskorch.demo_agent") + ("{prompt_file}",),
             error=(r"^demo-agent: error",),
         ),
+        # A task for a person (issue 13): taskorch makes its worktree and branch and waits;
+        # `doit done <id>` says the person is finished, then verify and delivery run as usual.
+        AgentProfile(name="human", command=(), person=True),
     )
 }
 
@@ -227,4 +231,5 @@ def profile_from_manifest(name: str, raw: dict[str, Any]) -> AgentProfile:
         hooks=merged.get("hooks"),
         max_parallel=merged.get("max_parallel"),
         launches_per_hour=merged.get("launches_per_hour"),
+        person=bool(merged.get("person")),
     )

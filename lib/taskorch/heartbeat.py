@@ -122,7 +122,8 @@ def release_one(project: Project, row: TaskRow) -> str:
 def watch(project: Project) -> list[str]:
     """Observe every running or stuck task, then act on each on its own."""
     rows = project.store.rows(*WATCHED)
-    watched = [t for t in project.manifest.tasks if t.id in rows]
+    watched = [t for t in project.manifest.tasks if t.id in rows and not working_person(
+        project, t, rows[t.id])]
     lines: list[str] = []
     for look in observe(project, watched, rows, lines):
         lines += guarded(f"act {look.task.id}", act, project, look)
@@ -147,6 +148,14 @@ def wake_later(project: Project) -> list[str]:
         return []
     line = wakeup.request(project, *due)
     return [line] if line else []
+
+
+def working_person(project: Project, task: Task, row: TaskRow) -> bool:
+    """A person's task (`agent: human`) that is not done yet: nothing to look at, nudge or
+    restart. `doit done` writes its attempt's exit file; from then on it is judged as an agent
+    that exited 0 (verify, then delivery)."""
+    return (project.manifest.profile(task).person and row.status == "running"
+            and not project.layout.exit_file(task.id, row.attempts).exists())
 
 
 def observe(project: Project, watched: list[Task], rows: dict[str, TaskRow],

@@ -107,6 +107,8 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
                                              template or task.prompt or prompts.TASK_TEMPLATE,
                                              context))
     profile = manifest.profile(task)
+    if profile.person:
+        return for_a_person(project, task, attempt, template, branch, worktree, base_commit)
     beat = project.write_hook() if manifest.hook else None
     hook_args = hooks.arguments(profile.hooks, layout.hooks_file(task.id, attempt), beat,
                                 {**os.environ, **profile.env}) if profile.hooks else None
@@ -157,6 +159,23 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
                              head=git.branch_head(layout.clone, branch), screen=None,
                              activity=None, nudged_at=None, retry_at=None, answered=None)
     return Outcome(task.id, True, f"{task.id}: {how} in session {session}, branch {branch}")
+
+
+def for_a_person(project: Project, task: Task, attempt: int, template: str | None, branch: str,
+                 worktree: Path, base_commit: str) -> Outcome:
+    """`agent: human`: the worktree, branch and prompt file are ready; no program starts, and no
+    session is made. The heartbeat leaves the task alone until `doit done <id>`."""
+    how = (f"waits for a person: the worktree {worktree} (branch {branch}; the task's text in "
+           f"{project.layout.prompt_file(task.id, attempt)}); `doit done {task.id}` when finished")
+    project.store.transition(task.id, "running", how,
+                             event=Event.RESTARTED if template else Event.LAUNCHED,
+                             attempts=attempt, branch=branch, worktree=str(worktree),
+                             session=None, started_at=now(), last_progress=now(),
+                             base_commit=base_commit, head=git.branch_head(project.layout.clone,
+                                                                           branch),
+                             screen=None, activity=None, nudged_at=None, retry_at=None,
+                             answered=None)
+    return Outcome(task.id, True, f"{task.id}: {how}")
 
 
 def remote_job(project: Project, task: Task, attempt: int, spec: dict[str, Any], branch: str,

@@ -381,6 +381,10 @@ def _check_remote(source: Source, data: dict[str, Any], phases: list[Phase],
         (t.source_path + ("agent",), t.agent) for phase in phases for t in phase.tasks if t.agent]
     for path, name in uses:
         profile = profiles.get(name) or agent_profiles.BUILTIN.get(name)
+        if profile is not None and profile.person:
+            source.error(path, f"agent '{name}' is a person, who works in a local worktree, "
+                         f"and runner: {kind} runs jobs elsewhere; use runner: tmux for it")
+            return
         if profile is not None and profile.interactive:
             source.error(path, f"agent '{name}' is interactive, and runner: {kind} runs only "
                          "non-interactive profiles (codex-exec, claude-p, aider, or your own); "

@@ -160,7 +160,9 @@ class Project:
         holds its worktree, memory and API quota). Only tasks in the manifest count: one removed
         while it ran is stopped by the heartbeat and must not hold a slot forever."""
         rows = {i: r for i, r in self.store.rows("running", "stuck").items() if i in self.task_ids}
-        running = sum(r.status == "running" for r in rows.values())
+        # a person's task (agent: human) takes no agent's slot
+        running = sum(r.status == "running" and not self.manifest.profile(
+            self.manifest.task(i)).person for i, r in rows.items())
         stuck = [r.session for r in rows.values() if r.status == "stuck" and r.session]
         if not stuck:
             return running  # the usual case costs no tmux call

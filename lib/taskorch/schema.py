@@ -462,7 +462,8 @@ TOP = _level(
          "agent profiles (see Beyond one machine)", default="tmux"),
     _top("base", NAME, "the branch worktrees start from and work is merged into", default="main"),
     _top("agent", TEXT, "the agent profile tasks use: a built-in (codex, codex-exec, claude, "
-         "claude-p, aider, demo) or one under agents", default="codex"),
+         "claude-p, aider, demo), human (a person: see `doit done`) or one under agents",
+         default="codex"),
     _top("agents", mapping_of("agent", "mapping of profiles"),
          "your own agent profiles, by name (keys below)", default={}),
     _top("max_parallel", COUNT, "agents running at once", default=4),
@@ -533,7 +534,8 @@ TASK = _level(
           attr="depends_on", extra={"uniqueItems": True}),
     _task("body", STRING, "what to do, in words the agent gets verbatim", default=""),
     _task("description", STRING, "the same as body (the skill's name for it); give one of them"),
-    _task("agent", TEXT, "this task's agent profile", shown_default="the top-level agent"),
+    _task("agent", TEXT, "this task's agent profile; human: a task for a person, who says "
+          "`doit done <id>` when finished", shown_default="the top-level agent"),
     _task("model", OPT_NAME, "this task's model", shown_default="the top-level model"),
     _task("prompt", NAME, "a template in prompts/ for this task's prompt",
           shown_default="`prompts/task.md.j2`", extra={"not": {"pattern": "^/"}}),
@@ -591,6 +593,8 @@ AGENT = _level(
            "top-level max_parallel (a provider's concurrency quota)", shown_default="no limit"),
     _agent("launches_per_hour", OPT_COUNT, "launches and restarts of this profile in any hour "
            "(a provider's rate quota); more wait, pending", shown_default="no limit"),
+    _agent("person", BOOL, "a person, not a program (the built-in human): no program starts; "
+           "the task waits in its worktree for `doit done <id>`", default=False),
 )
 
 ANSWER = _level(

@@ -5,6 +5,7 @@ Each names the task as a positional argument and says plainly what it did or why
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
@@ -14,6 +15,7 @@ from doit.exceptions import TaskFailed
 
 from taskorch import heartbeat, lifecycle, lock
 from taskorch.commands.usage import Verb
+from taskorch.layout import write_atomic
 from taskorch.lifecycle import Event, State
 from taskorch.terminal import echo
 from taskorch.project import NOT_STARTED, Project
@@ -155,6 +157,31 @@ def skip(project: Project, ids: list[str], force: bool = False) -> TaskFailed | 
     return _change(project, ids, "skip", change)
 
 
+def done(project: Project, ids: list[str]) -> TaskFailed | None:
+    """A person says their task (`agent: human`) is finished: its attempt gets the exit file an
+    agent's wrapper would write, exit 0, and the heartbeat run now verifies and delivers it as
+    it would an agent's."""
+    def change(row: TaskRow) -> str | TaskFailed:
+        profile = project.manifest.profile(project.manifest.task(row.id))
+        if not profile.person:
+            return TaskFailed(f"done: {row.id} is worked by agent '{profile.name}', which says "
+                              f"itself when it is done; `doit skip {row.id}` marks a task done "
+                              "by hand")
+        if row.status != State.RUNNING:
+            return TaskFailed(f"done: {row.id} is {row.status}, not running: "
+                              + ("`doit launch` starts it first" if row.status in NOT_STARTED
+                                 else "there is nothing to finish"))
+        write_atomic(project.layout.exit_file(row.id, row.attempts),
+                     json.dumps({"code": 0, "signal": None}))
+        project.store.note(row.id, "a person said it is done (doit done): verifying it")
+        return f"{row.id}: done; verifying and delivering it now"
+    failed = _change(project, ids, "done", change)
+    if failed is None:
+        for line in heartbeat.run(project):  # verify and deliver now, not at the next tick
+            echo(line)
+    return failed
+
+
 PRINT = {"name": "print", "long": "print", "type": bool, "default": False,
          "help": "print the tmux command instead of running it"}
 FORCE_RETRY = {"name": "force", "long": "force", "type": bool, "default": False,
@@ -179,6 +206,12 @@ VERBS = (
          details="A merged task is refused. A complete or pr_open task is refused unless "
                  "--force: its verified work is then not delivered, nor its pull request watched.",
          examples=("doit skip t1", "doit skip t1 --force")),
+    Verb("done", "Say a person's task (agent: human) is finished: verify and deliver it.",
+         positional="<task id>",
+         details="Its worktree's work is verified as an agent's would be (uncommitted changes "
+                 "are committed for you within its files), then delivered. Only a running task "
+                 "of agent human takes it.",
+         examples=("doit done t3",)),
 )
 
 
@@ -192,6 +225,7 @@ def creators(project: Project) -> dict[str, Callable[[], dict]]:
                                           force or "--force" in ids),
         "skip": lambda ids, force: skip(project, [i for i in ids if i != "--force"],
                                         force or "--force" in ids),
+        "done": lambda ids: done(project, ids),
     }
 
     def creator(verb: Verb) -> Callable[[], dict]:

@@ -216,8 +216,7 @@ VERB = Verb(
             {"name": "interval", "long": "interval", "type": float, "default": 2.0,
              "metavar": "SECONDS", "help": "with --watch: seconds between refreshes (default 2)"},
             {"name": "agent", "long": "agent", "default": "", "metavar": "NAME",
-             "help": "only the tasks of one agent profile, by the name the manifest gives it "
-                     "(the task's `agent`, else the top-level one)"}),
+             "help": "only one agent profile's tasks (human: a person's)"}),
     details="Reads the state store only: it starts, stops and changes nothing. With --watch, "
             "each row is cut to the terminal's width and the table to its height; colour shows "
             "on a terminal only, never when NO_COLOR is set; in a pipe each refresh is printed "

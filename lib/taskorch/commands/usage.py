@@ -41,15 +41,25 @@ def _option(param: dict[str, Any]) -> str:
     return ", ".join(names) + (f" {metavar}" if takes_value else "")
 
 
+def synopsis(lead: str, parts: list[str]) -> list[str]:
+    """`lead` and the option parts, wrapped between parts at WIDTH, later lines under the
+    first part."""
+    lines, line = [], lead
+    for part in parts:
+        if len(line) + 1 + len(part) > WIDTH and line.strip() != lead.strip():
+            lines.append(line)
+            line = " " * len(lead)
+        line += " " + part
+    return lines + [line]
+
+
 def render(verb: Verb) -> str:
     """The text `doit VERB --help` prints."""
-    synopsis = " ".join([f"doit {verb.name}",
-                         *(f"[{_option(p).split(', ')[-1]}]" for p in verb.params),
-                         verb.positional]).strip()
+    parts = [*(f"[{_option(p).split(', ')[-1]}]" for p in verb.params), verb.positional]
     rows = [(_option(p), p.get("help", "")) for p in verb.params]
     rows.append(("-h, --help", "show this help and exit"))
     width = max(len(left) for left, _ in rows) + 2
-    out = [f"usage: {synopsis}", "", verb.summary]
+    out = [*synopsis(f"usage: doit {verb.name}", [p for p in parts if p]), "", verb.summary]
     if verb.details:
         out += ["", textwrap.fill(verb.details.strip(), width=WIDTH)]
     out += ["", "options:"] + [f"  {left.ljust(width)}{right}".rstrip() for left, right in rows]

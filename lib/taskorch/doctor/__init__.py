@@ -128,6 +128,8 @@ def cannot_start(profile: AgentProfile, extends: str | None = None) -> str | Non
     """The one-line reason an agent would fail before doing anything, every attempt alike:
     its program is missing, or it refuses to run here. Cheap: `doit launch` asks it before
     an attempt is spent."""
+    if profile.person:
+        return None  # a person is no program
     return missing_program(profile, extends) or root_refusal(profile, extends)
 
 
@@ -246,6 +248,8 @@ def examine(manifest, clone: Path, fix: bool = False,  # type: ignore[no-untyped
     fixed: list[str] = []
     for name in used_profiles(manifest):
         profile = manifest.agents.get(name) or BUILTIN[name]
+        if profile.person:
+            continue  # a person needs no program, credentials or first-run state
         ctx = Context(profile, clone, agent_env(profile, base_env))
         agent_name = kind(profile, extends.get(name))
         agent = known.get(agent_name) if agent_name else None
