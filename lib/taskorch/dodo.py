@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from taskorch.commands import (cleanup, cron, doctor, heartbeat, import_, launch, logs, operator,
-                               plan, schema, status, usage)
+from taskorch.commands import (add, cleanup, cron, doctor, heartbeat, import_, launch, logs,
+                               operator, plan, schema, status, usage)
 from taskorch.commands.usage import Verb
 from taskorch.manifest import ManifestError
 from taskorch.project import Project
@@ -28,8 +28,8 @@ def find_manifest(control_dir: Path) -> Path:
 
 
 VERBS: tuple[Verb, ...] = (plan.VERB, launch.VERB, status.VERB, heartbeat.VERB, cron.VERB,
-                          cleanup.VERB, import_.VERB, doctor.VERB, *operator.VERBS, logs.VERB,
-                          schema.VERB)
+                          cleanup.VERB, import_.VERB, add.VERB, doctor.VERB, *operator.VERBS,
+                          logs.VERB, schema.VERB)
 
 
 def answer_help(argv: list[str]) -> None:
@@ -42,8 +42,8 @@ def answer_help(argv: list[str]) -> None:
 
 # Verbs that never run `launch:<id>` nor read the gate tasks: for them doit need not load one
 # task dict per manifest task (at 20,000 tasks that alone took 3.7 s).
-NO_SUBTASKS = frozenset({"plan", "status", "heartbeat", "cron", "cleanup", "import", "doctor",
-                         "logs", "schema", *(verb.name for verb in operator.VERBS)})
+NO_SUBTASKS = frozenset({"plan", "status", "heartbeat", "cron", "cleanup", "import", "add",
+                         "doctor", "logs", "schema", *(verb.name for verb in operator.VERBS)})
 
 
 def needs_subtasks(argv: list[str]) -> bool:
@@ -90,6 +90,7 @@ def namespace(dodo_file: str) -> dict[str, Any]:
         "task_cron": cron.creator(project),
         "task_cleanup": cleanup.creator(project),
         "task_import": import_.creator(project),
+        "task_add": add.creator(project),
         "task_doctor": doctor.creator(project),
         **operator.creators(project),
         "task_logs": logs.creator(project),

@@ -15,7 +15,7 @@ import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml as pyyaml
 
@@ -92,9 +92,9 @@ def phase_for(labels: list[Any], mapping: dict[str, str]) -> str:
     return DEFAULT_PHASE
 
 
-def plan_import(manifest_path: Path, issues: list[dict[str, Any]], tracked: set[str],
-                mapping: dict[str, str] | None = None) -> Result:
-    """Add a task per new issue to the manifest text; the user's tasks are left as they are."""
+def edit(manifest_path: Path, change: Callable[[Any], None], label: str) -> Result:
+    """The manifest's text after `change` edited its parsed document (ruamel's round trip:
+    comments and layout kept), with a unified diff against the file as it is."""
     from ruamel.yaml import YAML  # here: ~25 ms that every other verb's start would pay
     yaml = YAML()
     yaml.preserve_quotes = True
@@ -102,21 +102,46 @@ def plan_import(manifest_path: Path, issues: list[dict[str, Any]], tracked: set[
     yaml.indent(mapping=2, sequence=4, offset=2)  # "  - id:", the layout of the shipped example
     original = manifest_path.read_text(encoding="utf-8")
     doc = yaml.load(original)
-    phases = doc["phases"]
+    change(doc)
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    diff = "".join(difflib.unified_diff(original.splitlines(True), out.getvalue().splitlines(True),
+                                        manifest_path.name, f"{manifest_path.name} ({label})"))
+    return Result(text=out.getvalue(), diff=diff)
+
+
+def plan_import(manifest_path: Path, issues: list[dict[str, Any]], tracked: set[str],
+                mapping: dict[str, str] | None = None) -> Result:
+    """Add a task per new issue to the manifest text; the user's tasks are left as they are."""
+    found = Result(text="", diff="")
+
+    def change(doc: Any) -> None:
+        add_issues(doc["phases"], issues, tracked, {**LABEL_PHASES, **(mapping or {})}, found)
+
+    edited = edit(manifest_path, change, "imported")
+    if not found.added:  # nothing to add: the user's text as it is, not even re-indented
+        return Result(text=manifest_path.read_text(encoding="utf-8"), diff="",
+                      skipped=found.skipped)
+    return Result(text=edited.text, diff=edited.diff, added=found.added, skipped=found.skipped,
+                  without_files=found.without_files, notes=found.notes)
+
+
+def add_issues(phases: Any, issues: list[dict[str, Any]], tracked: set[str],
+               table: dict[str, str], result: Result) -> None:
+    """A task per issue not in `phases` yet, in its label's phase; what was done goes into
+    `result` (added, skipped, without_files, notes)."""
     existing = {t.get("issue") for p in phases for t in p.get("tasks", []) if t.get("issue")}
     ids = {t["id"] for p in phases for t in p.get("tasks", [])}
     by_issue = {t["issue"]: t["id"] for p in phases for t in p.get("tasks", []) if t.get("issue")}
-    result = Result(text=original, diff="")
     fresh = [i for i in sorted(issues, key=lambda i: i["number"]) if i["number"] not in existing]
     result.skipped = sorted(i["number"] for i in issues if i["number"] in existing)
     for issue in fresh:
         by_issue[issue["number"]] = unique_id(f"i{issue['number']}", ids)
         ids.add(by_issue[issue["number"]])
-    table = {**LABEL_PHASES, **(mapping or {})}
     for issue in fresh:
         task_id = by_issue[issue["number"]]
-        task: dict[str, Any] = {"id": task_id, "issue": issue["number"],
-                                "title": as_text(str(issue.get("title") or f"Issue #{issue['number']}"))}
+        title = str(issue.get("title") or f"Issue #{issue['number']}")
+        task: dict[str, Any] = {"id": task_id, "issue": issue["number"], "title": as_text(title)}
         if issue.get("body"):
             task["body"] = as_text(str(issue["body"]))
         files = files_named(str(issue.get("body") or ""), tracked)
@@ -134,14 +159,6 @@ def plan_import(manifest_path: Path, issues: list[dict[str, Any]], tracked: set[
         result.added.append(task_id)
         if not files:
             result.without_files.append(f"{task_id} (#{issue['number']})")
-    if not fresh:
-        return result  # nothing to add: the user's text as it is, not even re-indented
-    out = io.StringIO()
-    yaml.dump(doc, out)
-    result.text = out.getvalue()
-    result.diff = "".join(difflib.unified_diff(original.splitlines(True), result.text.splitlines(True),
-                                               manifest_path.name, manifest_path.name + " (imported)"))
-    return result
 
 
 def as_text(text: str) -> str:

@@ -244,7 +244,8 @@ def react(project: Project, row: TaskRow, verdict: Verdict,
     most = m.reaction("max_rounds")
     if row.rounds >= most:
         reason = (f"{verdict.reason}; {row.rounds} rework round(s) spent (reactions: max_rounds: "
-                  f"{most}): a person decides (`doit retry {row.id}` starts it again, its rounds reset)")
+                  f"{most}): a person decides (`doit retry {row.id}` starts it again, its rounds "
+                  "reset)")
         project.store.transition(row.id, "stuck", reason, event=Event.ROUNDS_SPENT)
         return f"{row.id}: stuck: {reason}"
     verdict = explained(verdict) if explained else verdict

@@ -62,7 +62,11 @@ def render(verb: Verb) -> str:
     out = [*synopsis(f"usage: doit {verb.name}", [p for p in parts if p]), "", verb.summary]
     if verb.details:
         out += ["", textwrap.fill(verb.details.strip(), width=WIDTH)]
-    out += ["", "options:"] + [f"  {left.ljust(width)}{right}".rstrip() for left, right in rows]
+    out += ["", "options:"]
+    for left, right in rows:  # a long help wraps under itself
+        lines = textwrap.wrap(right, WIDTH - 2 - width) or [""]
+        out += [f"  {left.ljust(width)}{lines[0]}".rstrip(),
+                *(" " * (2 + width) + line for line in lines[1:])]
     if verb.examples:
         out += ["", "examples:"] + [f"  {example}" for example in verb.examples]
     return "\n".join(out)
