@@ -251,7 +251,7 @@ def merge_commit(repo: Path, base: str, head: str, message: str) -> tuple[str | 
         return None, sorted({f for f in fields[1:] if f})
     if proc.returncode != 0:
         raise GitError(f"git merge-tree: {proc.stderr.decode(errors='replace').strip()}")
-    date = max(int(run("log", "-1", "--format=%ct", c, cwd=repo)) for c in (base, head))
+    date = max(int(t) for t in run("show", "-s", "--format=%ct", base, head, cwd=repo).split())
     stamp = f"@{date} +0000"
     sha = run(*IDENTITY, "commit-tree", fields[0], "-p", base, "-p", head, "-m", message,
               cwd=repo, env={"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp})

@@ -157,7 +157,7 @@ def judge(project: Project, row: TaskRow, onto: str, ahead: list[str],
     this merge yet and `may_start`."""
     layout, m = project.layout, project.manifest
     sha = row.verified or ""
-    merge, conflicts = merged(layout, row, onto, sha)
+    merge, conflicts = merged(layout, row, onto, sha, bool(m.checks))
     # Tasks ahead are named in what is running, not in a failure's reason: a failure is acted
     # on once they have landed, and the same failure, seen again, must read the same.
     where = f"{sha[:8]} merged into {m.base}"
@@ -187,7 +187,8 @@ def judge(project: Project, row: TaskRow, onto: str, ahead: list[str],
                    output=done.output if isinstance(done, Result) else "")
 
 
-def merged(layout: Layout, row: TaskRow, onto: str, sha: str) -> tuple[str | None, list[str]]:
+def merged(layout: Layout, row: TaskRow, onto: str, sha: str,
+           checks: bool) -> tuple[str | None, list[str]]:
     """git.merge_commit, remembered per task (`runs/<id>/gate.json`): a task held open by a
     failure is judged every tick on the same base, and asking git again cost five processes."""
     memo = layout.run_dir(row.id) / "gate.json"
@@ -199,7 +200,7 @@ def merged(layout: Layout, row: TaskRow, onto: str, sha: str) -> tuple[str | Non
         pass
     merge, conflicts = git.merge_commit(layout.clone, onto, sha,
                                         f"Merge {row.branch} (taskorch merge: auto)")
-    if merge:  # kept from gc while it waits to be pushed
+    if merge and checks:  # kept from gc while its checks run (without, it is pushed at once)
         git.run("update-ref", f"refs/taskorch/{row.id}/gate", merge, cwd=layout.clone)
     write_atomic(memo, json.dumps({"onto": onto, "sha": sha, "merge": merge,
                                    "conflicts": conflicts}))
