@@ -103,6 +103,8 @@ def test_status_agent_lists_one_agents_tasks(control):
     assert "1 blocked" in table or "1 pending" in table, table
     data = json.loads(control.doit("status", "--agent", "demo", "--format", "json").stdout)
     assert [t["id"] for t in data["tasks"]] == ["t1"]
+    mixed = control.doit("status", "--agent", "demo", "--task", "t1", check=False)
+    assert mixed.returncode != 0 and "does not combine with --watch or --task" in mixed.stderr
     wrong = control.doit("status", "--agent", "nobody", check=False)
     assert wrong.returncode != 0
     assert "no task of agent 'nobody' in orchestrator.yaml; its tasks' agents: demo, other" in \

@@ -244,6 +244,9 @@ def by_agent(project: Project, agent: str, format: str) -> TaskFailed | None:
 def creator(project: Project) -> Callable[[], dict]:
     def show(format: str, task: str, all: bool, watch: bool, interval: float,
              agent: str) -> str | None:
+        if agent and (watch or task):
+            return TaskFailed("status: --agent lists a table or JSON of one agent's tasks; it "
+                              "does not combine with --watch or --task")
         if agent:
             return by_agent(project, agent, format)
         if watch:
