@@ -164,3 +164,17 @@ def test_ci_failed_ignore_leaves_it_open_and_unmerged(control, remote):
     assert status["a"]["status"] == "pr_open" and status["a"]["attempts"] == 1, status["a"]
     assert "checks `exit 3` exited 3" in status["a"]["reason"]
     assert git(remote, "rev-list", "--count", "main").strip() == "1"  # nothing merged
+
+
+def test_a_prompts_folder_without_the_rework_template_gets_the_retry_prompt(control, remote):
+    """prompts/ copied before rework rounds existed has no rework.md.j2: the round starts with
+    retry.md.j2, which carries the gate's reason and the checks' output."""
+    control.write(manifest([[{"id": "a", "title": "Add a", "files": ["a.txt"]}]],
+                           repo=str(remote), merge="auto", checks=CHECK, agent="rework",
+                           agents={"rework": rework_agent("broken")}, retry_backoff_seconds=0,
+                           hook=False))
+    (control.path / "prompts" / "rework.md.j2").unlink()
+    control.doit("launch")
+    beat_until(control, lambda s: s["a"]["attempts"] == 2, what="the rework round")
+    prompt = (control.workdir / "runs" / "a" / "attempt-2.prompt.md").read_text()
+    assert "did not succeed: checks `" in prompt and "CHECK-7: a.txt says BROKEN" in prompt

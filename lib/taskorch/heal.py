@@ -95,8 +95,13 @@ def restart(project: Project, task: Task, row: TaskRow) -> str:
              "log_tail": failure.get("log_tail", ""),
              "verify_output": failure.get("verify_output", "")}
     rework = failure.get("rework")  # the merge gate sent it back (mergegate.react)
-    outcome = launch.start(project, task, row.attempts + 1,
-                           template="rework.md.j2" if rework else "retry.md.j2",
+    template = "rework.md.j2" if rework else "retry.md.j2"
+    if rework and not (project.manifest.root / "prompts" / template).exists():
+        # prompts/ copied before rework rounds existed: the retry prompt carries the failure
+        template = "retry.md.j2"
+        extra["verify_output"] = rework.get("checks_output") or "\n".join(
+            rework.get("comments") or rework.get("conflicts") or [])
+    outcome = launch.start(project, task, row.attempts + 1, template=template,
                            extra={**extra, **(rework or {})})
     return outcome.message
 
