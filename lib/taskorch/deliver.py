@@ -123,7 +123,8 @@ def check(project: Project, forge: Forge, row: TaskRow, queued: list[TaskRow]) -
     if mark is not None and mark == row.checked_base and (project.manifest.merge == "manual"
                                                           or gated):
         # nothing the answer depends on has moved since it was last "open"
-        queued.extend([row] if gated else [])
+        if gated:
+            queued.append(row)
         return []
     state = forge.state(row.branch, base_commit, delivery)
     how = f"merged into {project.manifest.base}"
