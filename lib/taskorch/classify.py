@@ -30,8 +30,11 @@ class Exit:
     signal: int | None = None
     error: str | None = None  # the error the agent's own output reported (signals), if any
     said: str | None = None   # its last message
+    unfinished: str | None = None  # the engine's word on a job that ended with no exit status
 
     def describe(self) -> str:
+        if self.unfinished:
+            return f"did not finish: {bounded(self.unfinished)}"
         how = f"was killed by signal {self.signal}" if self.signal else f"exited {self.code}"
         return how + (f": {bounded(self.error)}" if self.error else "")
 

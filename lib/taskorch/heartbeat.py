@@ -300,7 +300,7 @@ def exit_of(project: Project, row: TaskRow, pane: Pane | None) -> Exit | None:
     try:
         data = json.loads(path.read_text())
         return Exit(int(data["code"]), data.get("signal"),
-                    *reported(project, row, int(data["code"])))
+                    *reported(project, row, int(data["code"])), data.get("why"))
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         pass
     if pane is not None and pane.dead and (pane.exit_status is not None or pane.exit_signal):

@@ -25,13 +25,18 @@ FETCHED = "refs/remotes/origin/taskorch"  # where the remote's refs/taskorch/* l
 def collect(project: Project, watched: list[Task], rows: dict[str, TaskRow],
             panes: dict[str, Pane]) -> list[str]:
     """Bring home every job that ended since the last tick; one line per task."""
-    ended = [(task, rows[task.id], code) for task in watched
-             if (code := ended_with(project, rows[task.id], panes)) is not None]
+    ended = [(task, row, code) for task in watched
+             if (code := ended_with(project, row := rows[task.id], panes)) is not None]
     if not ended:
         return []
     git.run("fetch", "--quiet", "origin", f"+refs/taskorch/*:{FETCHED}/*",
             cwd=project.layout.clone)
-    return [bring_home(project, task, row, code) for task, row, code in ended]
+    return [bring_home(project, task, row, code, why_of(panes.get(row.session or "")))
+            for task, row, code in ended]
+
+
+def why_of(pane: Pane | None) -> str | None:
+    return pane.why if pane is not None else None
 
 
 def ended_with(project: Project, row: TaskRow, panes: dict[str, Pane]) -> int | None:
@@ -46,7 +51,9 @@ def ended_with(project: Project, row: TaskRow, panes: dict[str, Pane]) -> int | 
     return int(result["code"]) if result else None
 
 
-def bring_home(project: Project, task: Task, row: TaskRow, code: int) -> str:
+def bring_home(project: Project, task: Task, row: TaskRow, code: int,
+               why: str | None = None) -> str:
+    """`why`: the engine's word when the job ended without the agent's exit status."""
     layout = project.layout
     pushed = git.run("rev-parse", "--verify", "--quiet",
                      f"{FETCHED}/{result_ref(task.id, row.attempts)[len('refs/taskorch/'):]}",
@@ -60,9 +67,10 @@ def bring_home(project: Project, task: Task, row: TaskRow, code: int) -> str:
         for line in attempt_lines(layout.log(task.id)):
             parser.feed(line)
         signals.save(layout.signals_file(task.id, row.attempts), parser.result())
-    record(layout.exit_file(task.id, row.attempts), code)
+    record(layout.exit_file(task.id, row.attempts), code, why)
     got = f"its work {pushed[:8]}" if pushed else "no work (nothing pushed)"
-    return f"{task.id}: job of attempt {row.attempts} ended with {code}; brought home {got}"
+    how = f"did not finish ({why})" if why else f"ended with {code}"
+    return f"{task.id}: job of attempt {row.attempts} {how}; brought home {got}"
 
 
 def attempt_lines(log: Path) -> list[str]:

@@ -135,10 +135,13 @@ def show(text: str | None) -> None:
         pass
 
 
-def record(exit_file: Path, code: int) -> None:
+def record(exit_file: Path, code: int, why: str | None = None) -> None:
+    """`why`: how a remote job ended when the agent's own status never came back (its node
+    died); `code` is then a failure that stands in for it."""
     result = {"code": code if code >= 0 else 128 - code,
               "signal": -code if code < 0 else None,
-              "finished": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+              "finished": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+              **({"why": why} if why else {})}
     write_atomic(exit_file, json.dumps(result) + "\n")
 
 

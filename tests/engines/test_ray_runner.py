@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from conftest import AGENTS, DONE, Control, agent_profile, manifest
+from conftest import AGENTS, DONE, Control, agent_profile, manifest, wait_for
 from ray_head import RayHead, ray_head  # noqa: F401 (the fixture)
 from taskorch.runners.ray import RayRunner
-from test_heartbeat import beat_until as beat_often, journal
+from test_heartbeat import beat_until as beat_often, journal, story
 
 
 
@@ -62,8 +62,8 @@ def wait_for_job(head: RayHead, control: Control, task: str, want: str,
         time.sleep(0.2)
 
 
-def on_main(remote: Path, path: str) -> str | None:
-    out = subprocess.run(["git", "--git-dir", str(remote), "show", f"main:{path}"],
+def on_main(remote: Path, path: str, ref: str = "main") -> str | None:
+    out = subprocess.run(["git", "--git-dir", str(remote), "show", f"{ref}:{path}"],
                          capture_output=True, text=True)
     return out.stdout if out.returncode == 0 else None
 
@@ -163,3 +163,44 @@ def test_agents_run_as_ray_jobs_to_merged_are_retried_stopped_and_survive_a_head
               f"{head.timings['start']:.1f}s")
     finally:
         other.shut_down()
+
+
+def test_a_worker_node_dies_under_its_job_and_the_orphans_late_push_is_never_delivered(
+        control, remote, ray_head, tmp_path):  # noqa: F811
+    """A node dies: Ray fails the job (its supervisor died with the node), and the agent lives on
+    as an orphan that Ray cannot stop. The attempt is retried as a new job, which waits for a
+    node with the resources; the orphan's work lands at attempt 1's ref when it ends, and what
+    merges is attempt 2's."""
+    head, release = ray_head, tmp_path / "release"
+    settings = quick(head, resources={"w_slot": 1})  # only the worker nodes have it
+    settings["agents"]["outlive"] = agent_profile("outlive.py", "w.txt", str(release))
+    control.write(manifest([[{"id": "w", "title": "W", "files": ["w.txt"], "agent": "outlive"}]],
+                           repo=str(remote), project="dies", **settings))
+    worker = head.add_worker({"w_slot": 1})
+    control.doit("launch")
+    orphan = wait_for(lambda: [p for p in head.processes() if "outlive.py" in p], timeout=90,
+                      what="attempt 1's agent on the worker node")
+    t0 = time.monotonic()
+    worker.die()
+    wait_for_job(head, control, "w", "FAILED")
+    died = time.monotonic() - t0
+    assert [p for p in head.processes() if "outlive.py" in p] == orphan  # Ray left it running
+
+    status = beat_until(control, lambda s: s["w"]["attempts"] == 2)["w"]
+    assert status["status"] == "running", status
+    errors = [r for state, r in journal(control, "w") if state == "error"]
+    assert errors and "its node has died" in errors[0], story(control, "w")
+    wait_for_job(head, control, "w", "PENDING")  # no node has w_slot now
+
+    release.touch()  # the orphan finishes; its job pushes to attempt 1's own ref
+    wait_for(lambda: on_main(remote, "w.txt", ref="refs/taskorch/w/a1"), timeout=30,
+             what="the orphan's push")
+    control.doit("heartbeat")
+    assert (control.status()["w"]["status"], control.status()["w"]["attempts"]) == ("running", 2)
+
+    head.add_worker({"w_slot": 1})  # the node is replaced: attempt 2's job runs there
+    status = beat_until(control, lambda s: s["w"]["status"] in DONE, timeout=90)["w"]
+    assert (status["status"], status["attempts"]) == ("merged", 2), story(control, "w")
+    assert on_main(remote, "w.txt") == "attempt 2\n"
+    assert on_main(remote, "w.txt", ref="refs/taskorch/w/a1") == "attempt 1\n"
+    print(f"ray: a dead node's job FAILED {died:.1f}s after the node died")

@@ -44,6 +44,9 @@ class Pane:
     exit_signal: int | None
     pid: int | None
     activity: int | None  # unix time of the last output, to the runner's resolution
+    # An engine's word on a job that ended with no exit status of the agent's (its node died,
+    # it never ran): the attempt's reason, rather than an exit code nobody returned.
+    why: str | None = None
 
 
 class Runner(Protocol):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import re
 import shlex
 import time
 import urllib.error
@@ -38,6 +39,7 @@ PENDING_WAIT = 3.0  # a job PENDING for resources ignores stop (DESIGN.md): wait
 ENDED = ("SUCCEEDED", "FAILED", "STOPPED")
 SESSION = "taskorch_session"  # the metadata key naming a job's session
 BEGIN, END = "TASKORCH-RAY-JOB ", "TASKORCH-RAY-END "
+DETAIL = re.compile(r"\s+\w+: ")  # "\tclass_name: JobSupervisor", in a dead actor's message
 
 
 def submission_id(session: str, argv: list[str]) -> str:
@@ -150,9 +152,7 @@ class RayRunner(RemoteRunner):
         if logs and not logs.endswith("\n"):
             logs += "\n"
         if job.get("status") in ENDED:
-            # Ray's message repeats the log's last 20,000 characters after its first clause
-            message = str(job.get("message") or "").split(", last available logs")[0]
-            logs += f"{END}{job_id} {job['status']} {' '.join(message.split())[:300]}\n"
+            logs += f"{END}{job_id} {job['status']} {said(str(job.get('message') or ''))}\n"
         at = ("\n" + text).rfind(f"\n{BEGIN}{job_id}\n")  # this job's part replaces itself
         before = text[:at] if at >= 0 else text
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -184,14 +184,24 @@ class _Refused(RunnerError):
         self.body = body
 
 
+def said(message: str) -> str:
+    """Ray's message on a job, in one line: its sentences without the log tail it repeats
+    (", last available logs …") or a dead actor's `key: value` lines, which would push the
+    cause ("The actor died because its node has died.") past the cut."""
+    lines = message.split(", last available logs")[0].splitlines()
+    return " ".join(" ".join(line for line in lines if not DETAIL.match(line)).split())[:300]
+
+
 def _pane(session: str, job: dict[str, Any]) -> Pane:
     status = job.get("status")
     if status not in ENDED:
         return Pane(session, False, None, None, None, None)
     code = job.get("driver_exit_code")
     if code is None:  # Ray stopped it, or it never ran (a failed runtime env, a lost node)
+        why = f"its Ray job {status}: {said(str(job.get('message') or ''))}"
         return Pane(session, True, 0 if status == "SUCCEEDED" else None,
-                    15 if status == "STOPPED" else None, None, None)
+                    15 if status == "STOPPED" else None, None, None,
+                    why if status == "FAILED" else None)
     return Pane(session, True, int(code), None, None, None)
 
 
