@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from taskorch.commands import (add, cleanup, cron, doctor, heartbeat, import_, launch, logs,
-                               operator, plan, schema, status, usage)
+from taskorch.commands import (add, cleanup, cron, dashboard, doctor, heartbeat, import_, launch,
+                               logs, operator, plan, schema, serve, status, usage)
 from taskorch.commands.usage import Verb
 from taskorch.manifest import ManifestError
 from taskorch.project import Project
@@ -29,7 +29,7 @@ def find_manifest(control_dir: Path) -> Path:
 
 VERBS: tuple[Verb, ...] = (plan.VERB, launch.VERB, status.VERB, heartbeat.VERB, cron.VERB,
                           cleanup.VERB, import_.VERB, add.VERB, doctor.VERB, *operator.VERBS,
-                          logs.VERB, schema.VERB)
+                          logs.VERB, schema.VERB, dashboard.VERB, serve.VERB)
 
 
 def answer_help(argv: list[str]) -> None:
@@ -43,7 +43,8 @@ def answer_help(argv: list[str]) -> None:
 # Verbs that never run `launch:<id>` nor read the gate tasks: for them doit need not load one
 # task dict per manifest task (at 20,000 tasks that alone took 3.7 s).
 NO_SUBTASKS = frozenset({"plan", "status", "heartbeat", "cron", "cleanup", "import", "add",
-                         "doctor", "logs", "schema", *(verb.name for verb in operator.VERBS)})
+                         "doctor", "logs", "schema", "dashboard", "serve",
+                         *(verb.name for verb in operator.VERBS)})
 
 
 def needs_subtasks(argv: list[str]) -> bool:
@@ -95,5 +96,7 @@ def namespace(dodo_file: str) -> dict[str, Any]:
         **operator.creators(project),
         "task_logs": logs.creator(project),
         "task_schema": schema.creator(),
+        "task_dashboard": dashboard.creator(project),
+        "task_serve": serve.creator(project),
         **(launch.gate_creators(project) if subtasks else {}),
     }
