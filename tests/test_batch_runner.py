@@ -165,10 +165,13 @@ def twin(runner: BatchRunner, stand_in: StandIn) -> BatchRunner:
         "task_definition": stand_in.task_definition, "endpoint_url": stand_in.url})
 
 
+JOB = "0123456789abcdef0123456789abcdef01234567"  # the job ref's commit (ship.publish)
+
+
 def launch(runner: BatchRunner, task: str, attempt: int = 1) -> tuple[str, str]:
     """Start the task's attempt as launch.py does; returns (session, job id)."""
     session = session_name(runner.key, task)
-    argv = ship.command("https://git.example/repo.git", ship.job_ref(task, attempt))
+    argv = ship.command("https://git.example/repo.git", JOB, ship.job_ref(task, attempt))
     log = runner.log_of(session)
     return session, runner.start(session, argv, log.parent.parent / "worktrees" / task, log)
 
@@ -231,7 +234,7 @@ def test_the_submit_carries_the_manifests_overrides_and_taskorchs_command(aws, t
     session, job_id = launch(runner, "t1", attempt=3)
     job = described(aws, job_id)
     assert job["jobName"] == f"{session}-a3"
-    assert job["container"]["command"] == ship.command("https://git.example/repo.git",
+    assert job["container"]["command"] == ship.command("https://git.example/repo.git", JOB,
                                                        "refs/taskorch/t1/a3-job")
     env = {e["name"]: e["value"] for e in job["container"]["environment"]}
     assert env["LOG_LEVEL"] == "debug" and env["TASKORCH_JOB"] == f"{session}-a3"

@@ -186,10 +186,13 @@ def remote_job(project: Project, task: Task, attempt: int, spec: dict[str, Any],
     job = {"repo": git.run("remote", "get-url", "origin", cwd=clone), "task_id": task.id,
            "branch": branch, "start": ship.start_ref(task.id, attempt),
            "start_commit": git.run("rev-parse", "HEAD", cwd=worktree),
-           "ref": ship.result_ref(task.id, attempt), "files": list(task.files),
+           "ref": ship.attempt_ref(task.id, attempt), "files": list(task.files),
            "argv": spec["argv"], "stdin": spec["stdin"], "env": spec["env"],
            "prompt": Path(spec["prompt_file"]).read_text(encoding="utf-8")}
-    return ship.command(job["repo"], ship.publish(clone, task.id, attempt, job))
+    commit = ship.publish(clone, task.id, attempt, job)
+    spec_file = project.layout.spec_file(task.id, attempt)  # results.py finds the job here
+    write_atomic(spec_file, json.dumps({**spec, "job": commit}, indent=2))
+    return ship.command(job["repo"], commit, ship.job_ref(task.id, attempt))
 
 
 def stack_point(project: Project, task: Task) -> str:

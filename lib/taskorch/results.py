@@ -55,9 +55,11 @@ def bring_home(project: Project, task: Task, row: TaskRow, code: int,
                why: str | None = None) -> str:
     """`why`: the engine's word when the job ended without the agent's exit status."""
     layout = project.layout
-    pushed = git.run("rev-parse", "--verify", "--quiet",
-                     f"{FETCHED}/{result_ref(task.id, row.attempts)[len('refs/taskorch/'):]}",
-                     cwd=layout.clone, check=False)
+    job = job_of(project, task.id, row.attempts)
+    pushed = job and git.run(
+        "rev-parse", "--verify", "--quiet",
+        f"{FETCHED}/{result_ref(task.id, row.attempts, job)[len('refs/taskorch/'):]}",
+        cwd=layout.clone, check=False)
     worktree = Path(row.worktree) if row.worktree else layout.worktree(task.id)
     if pushed:  # nobody works in a remote task's worktree: it follows what the job pushed
         git.run("reset", "--hard", "--quiet", pushed, cwd=worktree)
@@ -71,6 +73,15 @@ def bring_home(project: Project, task: Task, row: TaskRow, code: int,
     got = f"its work {pushed[:8]}" if pushed else "no work (nothing pushed)"
     how = f"did not finish ({why})" if why else f"ended with {code}"
     return f"{task.id}: job of attempt {row.attempts} {how}; brought home {got}"
+
+
+def job_of(project: Project, task_id: str, attempt: int) -> str | None:
+    """The job launch published for the attempt (its commit, kept in the attempt's spec): its
+    work is at its own ref, whatever other jobs pushed under the same attempt number."""
+    try:
+        return json.loads(project.layout.spec_file(task_id, attempt).read_text())["job"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def attempt_lines(log: Path) -> list[str]:

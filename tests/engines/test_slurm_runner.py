@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from conftest import AGENTS, DONE, agent_profile, manifest, wait_for
+from conftest import AGENTS, DONE, Control, agent_profile, manifest, wait_for
 from slurm_cluster import slurm_cluster  # noqa: F401 (the fixture)
-from test_heartbeat import beat_until as beat_often, journal
+from test_heartbeat import beat_until as beat_often, journal, story
 
 
 
@@ -161,3 +161,29 @@ def test_a_job_whose_log_keeps_growing_is_left_to_work(control, remote, slurm_cl
     assert (status["w"]["status"], status["w"]["attempts"]) == ("merged", 1), \
         journal(control, "w")
     assert on_main(remote, "w.txt") == "w\n"
+
+
+def test_a_project_started_over_brings_home_its_own_attempt_not_an_earlier_lifes(
+        control, remote, slurm_cluster, tmp_path):  # noqa: F811
+    """A new work directory for the same repository (or a reset one) numbers its attempts from 1
+    again, while the remote keeps what the earlier life's jobs pushed. Each job pushes to a ref
+    named by its own commit, so the new attempt 1 is never refused that ref, and never brings
+    home the earlier life's unmerged work in place of its own."""
+    control.env.update(slurm_cluster.env())
+    first = [{"id": "a", "title": "First life", "files": ["a.txt"]}]
+    control.write(manifest([first], repo=str(remote), **{**QUICK, "merge": "manual"}))
+    control.doit("launch")
+    beat_until(control, lambda s: s["a"]["status"] in DONE, timeout=60)  # pushed, not merged
+    assert on_main(remote, "a.txt") is None
+
+    (tmp_path / "again").mkdir()
+    again = Control(tmp_path / "again")
+    try:
+        again.env.update(slurm_cluster.env())
+        again.write(manifest([[{**first[0], "title": "Second life"}]], repo=str(remote), **QUICK))
+        again.doit("launch")
+        status = beat_until(again, lambda s: s["a"]["status"] in DONE, timeout=60)["a"]
+        assert (status["status"], status["attempts"]) == ("merged", 1), story(again, "a")
+        assert on_main(remote, "a.txt") == "a: Second life\n"
+    finally:
+        again.shut_down()

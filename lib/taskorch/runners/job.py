@@ -9,7 +9,7 @@ result to the attempt's own ref, never forced: an orphaned earlier attempt may s
 and must not overwrite a newer one. Its last line is the result, and it exits with the agent's
 status, so the engine's exit code is the agent's.
 
-    python3 taskorch-job.pyz SPEC.json     (SPEC: see `run`)
+    python3 taskorch-job.pyz SPEC.json JOB     (SPEC: see `run`; JOB: the job ref's commit)
 """
 
 from __future__ import annotations
@@ -27,10 +27,19 @@ RESULT = "TASKORCH-RESULT "  # the prefix of the job's last line, read back by t
 START = "TASKORCH-START "  # its first line: where this attempt's part of an appended log begins
 
 
-def run(spec: dict, workdir: Path) -> dict:
+def result_ref(attempt_ref: str, job: str) -> str:
+    """Where a job pushes its work: under its attempt's ref, named by the job's own commit. A
+    project started over (a new work directory, a state store reset) numbers its attempts from
+    1 again, while the remote keeps what the jobs of its earlier life pushed: its attempt 1
+    must neither be refused that ref nor bring home what it holds."""
+    return f"{attempt_ref}-{job[:12]}"
+
+
+def run(spec: dict, workdir: Path, job: str) -> dict:
     """Run one attempt. `spec`: repo, start (a ref on the remote to start from), branch, ref
-    (where the result goes), task_id, files, argv (with {prompt}/{prompt_file}), stdin, env,
-    prompt. Returns the result: code, head, pushed, leftovers, error."""
+    (the attempt's; the result goes to result_ref), task_id, files, argv (with {prompt} and
+    {prompt_file}), stdin, env, prompt. Returns the result: code, head, pushed, leftovers,
+    error."""
     clone = workdir / "repo"
     git.run("clone", "--quiet", "--no-checkout", spec["repo"], str(clone), cwd=workdir,
             timeout=600)
@@ -41,7 +50,8 @@ def run(spec: dict, workdir: Path) -> dict:
     head = git.run("rev-parse", "HEAD", cwd=clone)
     pushed, error = True, None
     try:  # never forced: a newer attempt's result is never overwritten
-        git.run("push", "--quiet", "origin", f"HEAD:{spec['ref']}", cwd=clone, timeout=600)
+        git.run("push", "--quiet", "origin", f"HEAD:{result_ref(spec['ref'], job)}", cwd=clone,
+                timeout=600)
     except git.GitError as exc:
         pushed, error = False, str(exc)
     return {"code": code, "head": head, "pushed": pushed, "leftovers": left.note(),
@@ -65,11 +75,12 @@ def agent(spec: dict, cwd: Path, prompt_file: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
-    print(START + json.dumps({"task": spec["task_id"], "ref": spec["ref"]}), flush=True)
+    spec, job = json.loads(Path(args[0]).read_text(encoding="utf-8")), args[1]
+    print(START + json.dumps({"task": spec["task_id"], "ref": result_ref(spec["ref"], job)}),
+          flush=True)
     with tempfile.TemporaryDirectory(prefix="taskorch-job-") as tmp:
         try:
-            result = run(spec, Path(tmp))
+            result = run(spec, Path(tmp), job)
         except git.GitError as exc:  # no clone, no start point: nothing ran
             result = {"code": 128, "head": None, "pushed": False, "leftovers": "",
                       "error": str(exc)}

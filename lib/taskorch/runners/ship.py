@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 from taskorch import git
+from taskorch.runners import job as job_module
 
 PACKAGE = Path(__file__).resolve().parent.parent  # lib/taskorch
 # What job.py imports, all stdlib-only: a worker needs python3 and git, no packages.
@@ -24,20 +25,23 @@ MODULES = ("__init__.py", "errors.py", "git.py", "overlap.py", "leftovers.py",
 MAIN = "from taskorch.runners.job import main\nraise SystemExit(main())\n"
 EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed times: the same code gives the same zip, the same blob
 
-# Run by `python3 -c` on the worker, with argv: REPO JOB_REF. Kept short and plain: it is the
-# one piece of taskorch an engine's job record shows.
+# Run by `python3 -c` on the worker, with argv: REPO JOB JOB_REF (JOB: the job ref's commit when
+# it was submitted). Kept short and plain: it is the one piece of taskorch an engine's job record
+# shows. A job whose ref a later launch of the same attempt replaced runs nothing.
 BOOT = """\
 import os, subprocess, sys, tempfile
-repo, ref = sys.argv[1:3]
+repo, job, ref = sys.argv[1:4]
 d = tempfile.mkdtemp(prefix="taskorch-boot-")
 def git(*a):
     return subprocess.run(["git", "-C", d, *a], check=True, stdout=subprocess.PIPE).stdout
 git("init", "-q")
 git("fetch", "-q", "--depth", "1", repo, ref)
+if git("rev-parse", "FETCH_HEAD").decode().strip() != job:
+    sys.exit("taskorch job: " + ref + " is no longer job " + job + "; a later launch replaced it")
 for name in ("job.pyz", "spec.json"):
     open(os.path.join(d, name), "wb").write(git("show", "FETCH_HEAD:" + name))
 spec = os.path.join(d, "spec.json")
-sys.exit(subprocess.call([sys.executable, os.path.join(d, "job.pyz"), spec]))
+sys.exit(subprocess.call([sys.executable, os.path.join(d, "job.pyz"), spec, job]))
 """
 
 
@@ -56,9 +60,14 @@ def job_ref(task_id: str, attempt: int) -> str:
     return f"refs/taskorch/{task_id}/a{attempt}-job"
 
 
-def result_ref(task_id: str, attempt: int) -> str:
-    """Where attempt N's job pushes its work: its own ref, so attempts never overwrite."""
+def attempt_ref(task_id: str, attempt: int) -> str:
+    """Attempt N's name on the remote: its jobs push their work under it (job.result_ref)."""
     return f"refs/taskorch/{task_id}/a{attempt}"
+
+
+def result_ref(task_id: str, attempt: int, job: str) -> str:
+    """Where the job `job` (its job ref's commit) of attempt N pushes its work."""
+    return job_module.result_ref(attempt_ref(task_id, attempt), job)
 
 
 def start_ref(task_id: str, attempt: int) -> str:
@@ -69,7 +78,8 @@ def start_ref(task_id: str, attempt: int) -> str:
 
 def publish(clone: Path, task_id: str, attempt: int, spec: dict) -> str:
     """Commit job.pyz and spec.json as a tree of their own and push it, with the start commit,
-    to the remote; returns the job ref. Idempotent: the same attempt pushes the same objects."""
+    to the remote (`job_ref`); returns that commit, the job. Idempotent: the same attempt
+    pushes the same objects."""
     blobs = {"job.pyz": _blob(clone, job_zip()),
              "spec.json": _blob(clone, json.dumps(spec, indent=2).encode())}
     tree = git.run("mktree", cwd=clone,
@@ -81,13 +91,15 @@ def publish(clone: Path, task_id: str, attempt: int, spec: dict) -> str:
     ref = job_ref(task_id, attempt)
     git.run("push", "--quiet", "--force", "origin", f"{commit}:{ref}",
             f"{spec['start_commit']}:{spec['start']}", cwd=clone, timeout=120)
-    return ref
+    return commit
 
 
 def _blob(clone: Path, data: bytes) -> str:
     return git.run("hash-object", "-w", "--stdin", cwd=clone, input=data)
 
 
-def command(repo: str, ref: str) -> list[str]:
-    """The argv every engine runs on the worker."""
-    return ["python3", "-c", BOOT, repo, ref]
+def command(repo: str, job: str, ref: str) -> list[str]:
+    """The argv every engine runs on the worker: job `job`, published at `ref` (job_ref). The
+    job's commit is in it, so an engine that keys jobs by their command (Ray's submission id)
+    never takes a new job for an old one."""
+    return ["python3", "-c", BOOT, repo, job, ref]
