@@ -29,9 +29,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="faults the reliability suite injects (CI: 10; the long run: 200)")
     parser.addoption("--soak", action="store_true",
                      help="run the soak test: 100 tasks through to merged")
-    parser.addoption("--ray", action="store_true",
-                     help="run the Ray engine tests (tests/engines/test_ray_runner.py): a real "
-                          "Ray head, about a minute of both cores")
     parser.addoption("--slow-agents", action="store_true",
                      help="real agent CLIs: aider's model error is a 500 it retries for ~85 s "
                           "(CI: a 401 it gives up on at once)")

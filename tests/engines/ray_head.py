@@ -381,10 +381,6 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
 def ray_head(tmp_path_factory: pytest.TempPathFactory,
              request: pytest.FixtureRequest) -> Iterator[RayHead]:
     """A started Ray head; stopped, with no process left, whatever the tests did."""
-    if not request.config.getoption("--ray"):
-        # A head and its jobs took about a minute of both cores, and pushed the default run
-        # past its 10 minutes: the Ray suite runs with --ray (issue 11 is still open).
-        pytest.skip("the Ray engine tests run with --ray")
     why = installed()
     if why:
         pytest.skip(f"Ray test head: {why}")
