@@ -38,6 +38,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                           "minutes more on 2 cores")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse --dist loadgroup where it silently does nothing: pytest 9.2's node ids drop the
+    group xdist adds (pytest-xdist#1386), so xdist_group modules spread over the workers, each
+    starting its own Ray head, browser or AWS stand-in: minutes more of a suite that must stay
+    under ten. The test extra pins pytest below 9.2."""
+    major, minor = (int(part) for part in pytest.__version__.split(".")[:2])
+    if config.getvalue("dist") == "loadgroup" and not hasattr(config, "workerinput") \
+            and config.getvalue("numprocesses") and (major, minor) >= (9, 2):
+        raise pytest.UsageError(f"pytest {pytest.__version__} ignores xdist_group under --dist "
+                                "loadgroup (pytest-xdist#1386): pip install -e '.[test]' "
+                                "installs the pytest the suite needs")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Without --all-agents, the real-agent scenarios marked `all_agents` (the pairs outside
     each scenario's CI pair) are deselected: the full matrix alone was a third of the suite."""
