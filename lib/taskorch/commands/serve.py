@@ -15,6 +15,7 @@ no script but the page's own and no fetch but to itself. Ctrl-C ends it (interru
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import sys
 import threading
@@ -30,14 +31,21 @@ from taskorch.commands.usage import Verb
 from taskorch.interrupts import Interrupts
 from taskorch.project import Project
 from taskorch.terminal import echo
-from taskorch.views import board, dashboard, logtail, page
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
-_SCRIPT_HASH = base64.b64encode(hashlib.sha256(page.SCRIPT.encode()).digest()).decode()
-POLICY = ("default-src 'none'; style-src 'unsafe-inline'; "
-          f"script-src 'sha256-{_SCRIPT_HASH}'; connect-src 'self'; base-uri 'none'; "
-          "form-action 'none'; frame-ancestors 'none'")
+
+
+@functools.cache
+def policy() -> str:
+    """The Content-Security-Policy: no script but the page's own (by its hash), no fetch but
+    to this server. Built on first use: the views are imported only when `serve` runs, since
+    every doit process imports every verb's module."""
+    from taskorch.views import page
+    script = base64.b64encode(hashlib.sha256(page.SCRIPT.encode()).digest()).decode()
+    return ("default-src 'none'; style-src 'unsafe-inline'; "
+            f"script-src 'sha256-{script}'; connect-src 'self'; base-uri 'none'; "
+            "form-action 'none'; frame-ancestors 'none'")
 
 VERB = Verb(
     "serve", "Serve the dashboard live on 127.0.0.1 until Ctrl-C (--port N; 0 picks a free one).",
@@ -65,7 +73,7 @@ class Handler(BaseHTTPRequestHandler):
         for key, value in {"Content-Type": f"{kind}; charset=utf-8",
                            "Content-Length": str(len(data)), "Cache-Control": "no-store",
                            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-                           "Content-Security-Policy": POLICY, **(extra or {})}.items():
+                           "Content-Security-Policy": policy(), **(extra or {})}.items():
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(data)
@@ -92,6 +100,7 @@ class Handler(BaseHTTPRequestHandler):
                 project.store.close()
 
     def _answer(self, project: Project, path: str) -> None:
+        from taskorch.views import board, dashboard, logtail
         if path == "/":
             self._send(200, dashboard.html(board.read(project, logs=False), live=True),
                        "text/html")
