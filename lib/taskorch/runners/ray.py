@@ -198,10 +198,10 @@ def _pane(session: str, job: dict[str, Any]) -> Pane:
         return Pane(session, False, None, None, None, None)
     code = job.get("driver_exit_code")
     if code is None:  # Ray stopped it, or it never ran (a failed runtime env, a lost node)
-        why = f"its Ray job {status}: {said(str(job.get('message') or ''))}"
+        why = (f"its Ray job FAILED: {said(str(job.get('message') or ''))}"
+               if status == "FAILED" else None)
         return Pane(session, True, 0 if status == "SUCCEEDED" else None,
-                    15 if status == "STOPPED" else None, None, None,
-                    why if status == "FAILED" else None)
+                    15 if status == "STOPPED" else None, None, None, why)
     return Pane(session, True, int(code), None, None, None)
 
 

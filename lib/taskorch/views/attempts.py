@@ -31,12 +31,7 @@ def read(store: Store, attempts: dict[str, int], states: dict[str, str]) -> dict
     the journal holds fewer starts (a row seeded from the manifest or recovered from git), the
     spans it has are numbered as the last ones, so a bar's number is the attempt `doit logs
     --attempt` takes."""
-    # Only the events that can start or end an attempt: gate changes and notes are most of a
-    # big journal and say nothing here.
-    rows = store.db.execute(
-        "SELECT at, task, old, new, reason FROM events "
-        "WHERE (new = 'running' OR old IN ('running', 'stuck')) "
-        "AND (old IS NULL OR old != new) ORDER BY seq").fetchall()
+    rows = store.moves_in_and_out(LIVE)  # only what can start or end an attempt
     open_: dict[str, tuple[float, str]] = {}
     closed: dict[str, list[tuple[float, float | None, str, str]]] = {}
     for at, task, old, new, reason in rows:
