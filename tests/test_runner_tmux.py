@@ -84,7 +84,9 @@ def test_capture_skips_a_session_that_ended_since_the_snapshot(runner, tmp_path)
     for name in ("a", "b", "c"):
         runner.start(name, [sys.executable, "-c", f"print('screen {name}'); import time; time.sleep(60)"],
                      tmp_path, tmp_path / f"{name}.log")
-    wait_for(lambda: "screen c" in runner.capture(["c"]).get("c", ""), what="c's screen")
+    # Each session prints on its own schedule: wait for both screens that the assertion reads.
+    for name in ("a", "c"):
+        wait_for(lambda: f"screen {name}" in runner.capture([name]).get(name, ""), what=f"{name}'s screen")
     runner.stop("b")
     screens = runner.capture(["a", "b", "c"])
     assert set(screens) == {"a", "c"} and "screen a" in screens["a"]
