@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, manifest, wait_for
+from conftest import ROOT, manifest, on_main, wait_for
 from test_doctor import real_agents_path
 from test_heartbeat import beat_until as beat_often
 
@@ -92,9 +92,7 @@ def start(control, remote: Path, model: ModelServer, tmp_path: Path,  # type: ig
 
 
 def remote_has_hello(remote: Path) -> bool:
-    out = subprocess.run(["git", "--git-dir", str(remote), "show", "main:hello.txt"],
-                         capture_output=True, text=True)
-    return out.returncode == 0 and out.stdout == "hello\n"
+    return on_main(remote, "hello.txt") == "hello\n"
 
 
 def exited(control, attempt: int) -> Path:  # type: ignore[no-untyped-def]

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from conftest import AGENTS, DONE, Control, agent_profile, manifest, wait_for
+from conftest import AGENTS, DONE, Control, agent_profile, manifest, on_main, wait_for
 from ray_head import RayHead, ray_head  # noqa: F401 (the fixture)
 from taskorch.runners.ray import RayRunner
 from test_heartbeat import beat_until as beat_often, journal, story
@@ -61,12 +61,6 @@ def wait_for_job(head: RayHead, control: Control, task: str, want: str,
     while (got := [j["status"] for j in jobs_of(head, control).get(task, [])[-1:]]) != [want]:
         assert time.monotonic() < deadline, f"{task}: no {want} job ({got})"
         time.sleep(0.2)
-
-
-def on_main(remote: Path, path: str, ref: str = "main") -> str | None:
-    out = subprocess.run(["git", "--git-dir", str(remote), "show", f"{ref}:{path}"],
-                         capture_output=True, text=True)
-    return out.stdout if out.returncode == 0 else None
 
 
 def results(remote: Path, task: str, attempt: int) -> list[str]:

@@ -6,12 +6,11 @@ here brings their work home, verifies and merges it, exactly as for tmux.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
 
-from conftest import AGENTS, DONE, Control, agent_profile, manifest, wait_for
+from conftest import AGENTS, DONE, Control, agent_profile, manifest, on_main, wait_for
 from slurm_cluster import slurm_cluster  # noqa: F401 (the fixture)
 from test_heartbeat import beat_until as beat_often, journal, story
 
@@ -25,12 +24,6 @@ def beat_until(control, predicate, timeout: float = 40):  # type: ignore[no-unty
 pytestmark = pytest.mark.slurm
 QUICK = {"stall_minutes": 5, "retry_backoff_seconds": 0, "hook": False, "merge": "auto",
          "runner": "slurm"}
-
-
-def on_main(remote, path: str) -> str | None:  # type: ignore[no-untyped-def]
-    out = subprocess.run(["git", "--git-dir", str(remote), "show", f"main:{path}"],
-                         capture_output=True, text=True)
-    return out.stdout if out.returncode == 0 else None
 
 
 def test_tasks_run_as_slurm_jobs_in_dependency_and_file_order_to_merged(control, remote,
