@@ -31,7 +31,7 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from conftest import ROOT, manifest, wait_for
+from conftest import ROOT, dump_yaml, load_yaml, manifest, wait_for
 from taskorch import demo_agent, git, importer, launch, prompts, yamlsource
 from taskorch.heal import BACKOFF_CAP, backoff
 from taskorch.manifest import HINT_COMPARISONS, ManifestError, load, load_text
@@ -427,8 +427,8 @@ def test_a_5mb_manifest_plans_through_the_cli(control):
 def test_a_1mb_title_is_delivered_whole_and_kept_out_of_names(tmp_path):
     title = "".join(f"word{i} " for i in range(150_000))[:1_000_000]
     path = tmp_path / "orchestrator.yaml"
-    path.write_text(yaml.safe_dump(manifest([[{"id": "big", "issue": 3, "title": title,
-                                               "files": ["a"]}]])))
+    path.write_text(dump_yaml(manifest([[{"id": "big", "issue": 3, "title": title,
+                                          "files": ["a"]}]])))
     project = Project.load(path)
     task = project.manifest.task("big")
     branch = git.check_branch(git.branch_name(task.id, task.title, task.issue))
@@ -763,7 +763,7 @@ def test_hostile_issues_through_doit_import_write(control, remote, marker, tmp_p
     assert len(texts["one_mb"]) > 1_000_000
     assert f"import: {len(issues)} new task(s)" in result.stdout
     assert TERMINAL_CONTROLS.search(result.stdout) is None
-    data = yaml.safe_load(path.read_text())
+    data = load_yaml(path.read_text())
     tasks = {t["id"]: t for phase in data["phases"] for t in phase["tasks"]}
     for issue in issues:
         task = tasks[f"i{issue['number']}"]
