@@ -127,8 +127,6 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
         spec.update(events=profile.events,
                     events_file=str(layout.events_file(task.id, attempt, suffix)),
                     signals_file=str(layout.signals_file(task.id, attempt)))
-    spec_file = layout.spec_file(task.id, attempt)
-    write_atomic(spec_file, json.dumps(spec, indent=2))
 
     session = project.session_name(task.id)
     pane = project.runner.snapshot().get(session)
@@ -139,9 +137,7 @@ def start(project: Project, task: Task, attempt: int, template: str | None = Non
     if pane is None or pane.dead:
         budget.record_launch(project, profile.name)
         attemptlog.mark_start(layout, task.id, attempt)  # where its output starts (doit logs)
-        argv = remote_job(project, task, attempt, spec, branch, worktree) \
-            if is_remote(project.runner) else \
-            [sys.executable, "-m", "taskorch.wrapper", str(spec_file)]
+        argv = job_command(project, task, attempt, spec, branch, worktree)
         job = project.runner.start(session, argv, worktree, layout.log(task.id))
         if job:
             write_atomic(layout.job_file(task.id, attempt), job + "\n")
@@ -178,10 +174,23 @@ def for_a_person(project: Project, task: Task, attempt: int, template: str | Non
     return Outcome(task.id, True, f"{task.id}: {how}")
 
 
+def job_command(project: Project, task: Task, attempt: int, spec: dict[str, Any], branch: str,
+                worktree: Path) -> list[str]:
+    """Write the attempt's spec and return what the runner starts: here, the wrapper that reads
+    it. Written only for a start, never for an adopted session: that would drop the live job's
+    commit from the spec, and with it the job's work (results.job_of)."""
+    if is_remote(project.runner):
+        return remote_job(project, task, attempt, spec, branch, worktree)
+    spec_file = project.layout.spec_file(task.id, attempt)
+    write_atomic(spec_file, json.dumps(spec, indent=2))
+    return [sys.executable, "-m", "taskorch.wrapper", str(spec_file)]
+
+
 def remote_job(project: Project, task: Task, attempt: int, spec: dict[str, Any], branch: str,
                worktree: Path) -> list[str]:
-    """Publish the attempt as a job (runners/ship.py) and return the command a worker runs: it
-    starts where the local branch is (a stacked start or an earlier attempt's work included)."""
+    """Publish the attempt as a job (runners/ship.py), keep its commit in the attempt's spec, and
+    return the command a worker runs: it starts where the local branch is (a stacked start or an
+    earlier attempt's work included)."""
     clone = project.layout.clone
     job = {"repo": git.run("remote", "get-url", "origin", cwd=clone), "task_id": task.id,
            "branch": branch, "start": ship.start_ref(task.id, attempt),
