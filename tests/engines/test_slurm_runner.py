@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -98,17 +99,33 @@ def test_a_dependent_starts_after_its_job_ends_with_no_heartbeat_by_hand(control
              timeout=90, interval=1, what="both jobs to be merged by scheduled heartbeats")
 
 
+def launch_a_waiting_job(control: Control, remote: Path, tmp_path: Path) -> Path:
+    """Launch task h as a job whose agent (attempt 1) waits for the file returned, then writes
+    h.txt."""
+    release = tmp_path / "release"
+    agent = agent_profile("outlive.py", "h.txt", str(release))
+    control.write(manifest([[{"id": "h", "title": "H", "files": ["h.txt"]}]], repo=str(remote),
+                           agent="scripted", agents={"scripted": agent}, **QUICK))
+    control.doit("launch")
+    return release
+
+
+def assert_its_work_merges(control: Control, remote: Path, release: Path) -> None:
+    """Released, attempt 1's job pushes its work, and that work is what merges."""
+    release.touch()
+    status = beat_until(control, lambda s: s["h"]["status"] in DONE | {"failed", "stuck"},
+                        timeout=60)["h"]
+    assert (status["status"], status["attempts"]) == ("merged", 1), story(control, "h")
+    assert on_main(remote, "h.txt") == "attempt 1\n"
+
+
 def test_a_lost_state_store_adopts_the_running_job_and_brings_its_work_home(control, remote,
                                                                            slurm_cluster,  # noqa: F811
                                                                            tmp_path):
     """The launch after the store was lost adopts the live job (recover.py) and submits no
     second; what that job pushes is what merges."""
     control.env.update(slurm_cluster.env())
-    release = tmp_path / "release"
-    agent = agent_profile("outlive.py", "h.txt", str(release))  # attempt 1 waits for `release`
-    control.write(manifest([[{"id": "h", "title": "H", "files": ["h.txt"]}]], repo=str(remote),
-                           agent="scripted", agents={"scripted": agent}, **QUICK))
-    control.doit("launch")
+    release = launch_a_waiting_job(control, remote, tmp_path)
     for name in ("state.db", "state.db-wal", "state.db-shm"):
         (control.workdir / name).unlink(missing_ok=True)
     control.doit("launch")
@@ -116,33 +133,21 @@ def test_a_lost_state_store_adopts_the_running_job_and_brings_its_work_home(cont
             .splitlines() if j.startswith("JobId=")]
     assert len(jobs) == 1, jobs
     assert control.status()["h"]["status"] == "running"
-    release.touch()
-    status = beat_until(control, lambda s: s["h"]["status"] in DONE | {"failed", "stuck"},
-                        timeout=60)["h"]
-    assert (status["status"], status["attempts"]) == ("merged", 1), story(control, "h")
-    assert on_main(remote, "h.txt") == "attempt 1\n"
+    assert_its_work_merges(control, remote, release)
 
 
 def test_a_launch_killed_after_its_submit_adopts_the_job_and_brings_its_work_home(
         control, remote, slurm_cluster, tmp_path):  # noqa: F811
     """A launch killed after the engine took the job, before the state recorded it: the next
     launch adopts the job under the same attempt. It had rewritten that attempt's spec without
-    the job's commit, so the job's work was never found ("brought home no work") and the task
-    failed with its work on the remote."""
+    the job's commit, so the job's work was never found ("brought home no work") and the
+    attempt was taken for one that did nothing and run again."""
     control.env.update(slurm_cluster.env())
-    release = tmp_path / "release"
-    agent = agent_profile("outlive.py", "h.txt", str(release))  # attempt 1 waits for `release`
-    control.write(manifest([[{"id": "h", "title": "H", "files": ["h.txt"]}]], repo=str(remote),
-                           agent="scripted", agents={"scripted": agent}, **QUICK))
-    control.doit("launch")
+    release = launch_a_waiting_job(control, remote, tmp_path)
     with sqlite3.connect(control.workdir / "state.db") as db:  # the row as the kill left it
         db.execute("UPDATE tasks SET status='pending', attempts=0, session=NULL WHERE id='h'")
     assert "adopted its live session (attempt 1" in control.doit("launch").stdout
-    release.touch()
-    status = beat_until(control, lambda s: s["h"]["status"] in DONE | {"failed", "stuck"},
-                        timeout=60)["h"]
-    assert (status["status"], status["attempts"]) == ("merged", 1), story(control, "h")
-    assert on_main(remote, "h.txt") == "attempt 1\n"
+    assert_its_work_merges(control, remote, release)
 
 
 def test_a_job_that_makes_no_progress_is_cancelled_and_resubmitted(control, remote,
