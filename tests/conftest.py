@@ -68,10 +68,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def keep_bytecode(first: bool) -> None:
     """Compile lib/ once (`first`: the xdist controller, before its workers start), and let
-    pytest cache its rewritten test modules, whatever PYTHONDONTWRITEBYTECODE says. CI's
-    machines set it, and this suite's time is its CPU: every `doit` process compiled all of
-    taskorch anew (0.45 s of CPU where 0.3 s does), and every worker rewrote every test module
-    (6 s each). Python still reads bytecode under that variable; it only never writes it."""
+    pytest cache its rewritten test modules, whatever PYTHONDONTWRITEBYTECODE says. This
+    workplace's machines set it (CI's run took as long as one without bytecode), and this
+    suite's time is its CPU: every `doit` process compiled all of taskorch anew (0.45 s of CPU
+    where 0.3 s does), and every worker rewrote every test module (6 s each). Python still
+    reads bytecode under that variable; it only never writes it."""
     sys.dont_write_bytecode = False
     if first:
         import compileall
