@@ -271,15 +271,15 @@ class Store:
         """The journal's newest sequence number: every change of state adds one."""
         return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
 
-    def moves_in_and_out(self, states: tuple[str, ...]) -> list[tuple[Any, ...]]:
-        """(at, task, old, new, reason) of every change into `states[0]` or out of any of
-        `states`, oldest first: the dashboard's attempt spans. Gate changes and notes, most of a
-        big journal, are left in the database."""
-        marks = ",".join("?" * len(states))
+    def moves(self, into: str, out_of: tuple[str, ...]) -> list[tuple[Any, ...]]:
+        """(at, task, old, new, reason) of every change into `into` or out of any of `out_of`,
+        oldest first: the dashboard's attempt spans. Gate changes and notes, most of a big
+        journal, are left in the database."""
+        marks = ",".join("?" * len(out_of))
         return self.db.execute(
             "SELECT at, task, old, new, reason FROM events "
             f"WHERE (new = ? OR old IN ({marks})) AND (old IS NULL OR old != new) ORDER BY seq",
-            (states[0], *states)).fetchall()
+            (into, *out_of)).fetchall()
 
     def count(self, status: str) -> int:
         return self.db.execute("SELECT COUNT(*) FROM tasks WHERE status = ?", (status,)).fetchone()[0]

@@ -1,15 +1,9 @@
-"""`doit serve [--port N]`: the dashboard (issue 13), live, on 127.0.0.1.
+"""`doit serve [--port N]`: the dashboard (issue 13), live, on 127.0.0.1, until Ctrl-C.
 
-Every request loads the project and opens the state store afresh, and closes it when answered:
-the page follows whatever heartbeats, `doit stop` or a manifest edit did since, and nothing is
-held between requests. The heartbeat's lock is never taken; the store's WAL lets a reader and a
-tick run at once. The page asks /version every two seconds (the journal's last event, the last
-tick, the manifest's mtime) and swaps in /body only when it changed; /log/<id> gives a task's
-log tail, escape-free, when its 'log' is opened.
-
-It binds 127.0.0.1 only and answers only requests addressed to it by that name or localhost,
-so a web page elsewhere cannot read it through DNS rebinding; a Content-Security-Policy allows
-no script but the page's own and no fetch but to itself. Ctrl-C ends it (interrupts.py).
+The page asks /version every two seconds (the journal's last event, the last tick, the
+manifest's mtime) and swaps in /body only when it changed; /log/<id> gives a task's log tail,
+escape-free, when its 'log' is opened. How requests are answered, and kept to this machine, is
+views/server.py's to say; it is imported only when this verb runs.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def read(store: Store, attempts: dict[str, int], states: dict[str, str]) -> dict
     the journal holds fewer starts (a row seeded from the manifest or recovered from git), the
     spans it has are numbered as the last ones, so a bar's number is the attempt `doit logs
     --attempt` takes."""
-    rows = store.moves_in_and_out(LIVE)  # only what can start or end an attempt
+    rows = store.moves(into="running", out_of=LIVE)  # what can start or end an attempt
     open_: dict[str, tuple[float, str]] = {}
     closed: dict[str, list[tuple[float, float | None, str, str]]] = {}
     for at, task, old, new, reason in rows:

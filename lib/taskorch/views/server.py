@@ -11,7 +11,6 @@ only when `serve` runs: http.server alone cost every doit process 27 ms.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import sys
 import threading
@@ -28,16 +27,11 @@ from taskorch.terminal import echo
 from taskorch.views import board, dashboard, logtail, page
 
 HOST = "127.0.0.1"
-
-
-@functools.cache
-def policy() -> str:
-    """The Content-Security-Policy: no script but the page's own (by its hash), no fetch but
-    to this server."""
-    script = base64.b64encode(hashlib.sha256(page.SCRIPT.encode()).digest()).decode()
-    return ("default-src 'none'; style-src 'unsafe-inline'; "
-            f"script-src 'sha256-{script}'; connect-src 'self'; base-uri 'none'; "
-            "form-action 'none'; frame-ancestors 'none'")
+# No script but the page's own (by its hash), no fetch but to this server.
+_SCRIPT_HASH = base64.b64encode(hashlib.sha256(page.SCRIPT.encode()).digest()).decode()
+POLICY = ("default-src 'none'; style-src 'unsafe-inline'; "
+          f"script-src 'sha256-{_SCRIPT_HASH}'; connect-src 'self'; base-uri 'none'; "
+          "form-action 'none'; frame-ancestors 'none'")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -54,7 +48,7 @@ class Handler(BaseHTTPRequestHandler):
         for key, value in {"Content-Type": f"{kind}; charset=utf-8",
                            "Content-Length": str(len(data)), "Cache-Control": "no-store",
                            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-                           "Content-Security-Policy": policy(), **(extra or {})}.items():
+                           "Content-Security-Policy": POLICY, **(extra or {})}.items():
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(data)
@@ -122,5 +116,3 @@ def serve(project: Project, port: int) -> TaskFailed | None:
         server.server_close()
     print("stopped", file=sys.stderr, flush=True)
     return None
-
-
